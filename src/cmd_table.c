@@ -1,0 +1,60 @@
+/* cmd_table.c - the static command table (one line per cmd_<name>.c) and lookup. */
+#include <string.h>
+
+#include "cmd.h"
+
+extern const struct cmd_entry cmd_help_entry, cmd_version_entry;
+
+/* One line per command; each cmd_<name>.c exports its entry. */
+const struct cmd_entry *const cmd_table[] = {
+	&cmd_help_entry,
+	&cmd_version_entry,
+	NULL
+};
+
+const struct cmd_entry *cmd_lookup(const char *name)
+{
+	for (size_t i = 0; cmd_table[i]; i++)
+		if (strcmp(cmd_table[i]->name, name) == 0)
+			return cmd_table[i];
+	return NULL;
+}
+
+const char *cmd_closest(const char *name)
+{
+	const char *best = NULL;
+	size_t bestd = 3;	/* suggest only near misses */
+	for (size_t i = 0; cmd_table[i]; i++) {
+		size_t d = edit_distance(name, cmd_table[i]->name);
+		if (d < bestd || (str_startswith(cmd_table[i]->name, name) && strlen(name) >= 2)) {
+			bestd = d < bestd ? d : bestd;
+			best = cmd_table[i]->name;
+		}
+	}
+	return best;
+}
+
+void main_usage_hint(void)
+{
+	fputs("usage: sshdoctor [--json] [--color=WHEN] [-v|-q] COMMAND [args]"
+	      "  (see 'sshdoctor help')\n", stderr);
+}
+
+void main_print_help(FILE *out)
+{
+	fputs("usage: sshdoctor [global options] COMMAND [args]\n\n"
+	      "Finds out why SSH sessions drop or hang, proves it, and stops it.\n\n"
+	      "commands:\n", out);
+	for (size_t i = 0; cmd_table[i]; i++)
+		fprintf(out, "  %-12s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+	fputs("\nglobal options:\n"
+	      "  --json          print the result as JSON (see sshdoctor(1))\n"
+	      "  --color=WHEN    colour: auto (default; honours NO_COLOR), always, never\n"
+	      "  -v, --verbose   more diagnostics on stderr (repeatable)\n"
+	      "  -q, --quiet     only errors on stderr\n"
+	      "  -h, --help      this help; 'sshdoctor help COMMAND' for a command\n"
+	      "  --version       print the version\n"
+	      "\nexit: 0 ok, 1 warning, 2 critical, 3 unknown, 64 usage error, 74 output error.\n",
+	      out);
+}
+

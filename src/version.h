@@ -1,0 +1,4 @@
+#ifndef SSHDOCTOR_VERSION_H
+#define SSHDOCTOR_VERSION_H
+#define SSHDOCTOR_VERSION "0.1.0"
+#endif

@@ -1,0 +1,51 @@
+#!/bin/bash
+# tests/integration/lib.sh - TAP helpers for lab scenarios. Each script sources this,
+# prints "ok N - ..." / "not ok N - ...", and exits non-zero when anything failed.
+# SSHDOCTOR names the binary under test (plain or sanitized build).
+
+set -u
+export LC_ALL=C TZ=UTC
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SSHDOCTOR="${SSHDOCTOR:-$ROOT/build/sshdoctor}"
+. "$ROOT/tests/lab/lab.sh"
+T_N=0
+T_FAIL=0
+
+ok() {	# ok CONDITION-EXIT-CODE DESCRIPTION
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_N - $2"
+	else
+		echo "not ok $T_N - $2"
+		T_FAIL=$((T_FAIL + 1))
+	fi
+}
+
+is() {	# is GOT WANT DESCRIPTION
+	[ "$1" = "$2" ]
+	local r=$?
+	ok $r "$3"
+	[ $r -eq 0 ] || echo "#   got '$1', want '$2'"
+}
+
+like() { # like TEXT REGEX DESCRIPTION
+	printf '%s' "$1" | grep -Eq -- "$2"
+	local r=$?
+	ok $r "$3"
+	[ $r -eq 0 ] || printf '#   no match for /%s/ in:\n%s\n' "$2" "$(printf '%s' "$1" | head -c 2000 | sed 's/^/#   /')"
+}
+
+# Reads a JSON field with the tool's own dependency-free path: jq is not required.
+jget() { python3 -c 'import json,sys
+d=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
+print("null" if d is None else (str(d).lower() if isinstance(d, bool) else d))' "$1"; }
+
+done_testing() {
+	echo "1..$T_N"
+	[ "$T_FAIL" -eq 0 ]
+}
+
+# Runs the tool inside the lab's client namespace with a private HOME and state.
+sd_c() { lab_c env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" "$SSHDOCTOR" "$@"; }

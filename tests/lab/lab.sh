@@ -1,0 +1,243 @@
+#!/bin/bash
+# tests/lab/lab.sh - a throwaway network: client -> router (NAT) -> server with a
+# private real sshd. Source it, set knobs, call lab_up; lab_down runs from a trap.
+#
+#   client ns  192.0.2.2/24 --- 192.0.2.1 [router ns: nftables masquerade,
+#                                           conntrack, netem, MTU, firewall]
+#                                           203.0.113.1 --- 203.0.113.2/24 server ns (sshd :22)
+#
+# Knobs (environment, read by lab_up):
+#   LAB_CT_TIMEOUT  conntrack established timeout in seconds (default 20)
+#   LAB_EXPIRY      what an expired flow gets: drop (silent) or reset (RST)  (default drop)
+#   LAB_LOSS        netem loss % on the router, toward the server (default none)
+#   LAB_DELAY       netem delay in ms toward the server;  LAB_JITTER  jitter in ms
+#   LAB_MTU         MTU of both router links (endpoints stay 1500)
+#   LAB_ICMP_FRAG   allow or drop ICMP fragmentation-needed (default allow)
+#   LAB_FW          verdict for TCP port 22 toward the server: none, drop, reject
+#   LAB_SSHD_EXTRA  extra sshd_config lines (newline-separated)
+#   LAB_DNS         client resolver: none (default), dead (a server that never answers)
+#   LAB_SERVER_DNS  server resolver: none (default), dead
+#   LAB_NO_SSHD     1: do not start sshd (the port is free for a fake server)
+# After lab_up: LAB_DIR, LAB_C/LAB_R/LAB_S (namespace names), LAB_SSH_CONFIG
+# (Host "lab" = the server, key login as root), LAB_SERVER_IP, LAB_KEY.
+
+LAB_SERVER_IP=203.0.113.2
+LAB_CLIENT_IP=192.0.2.2
+LAB_ROUTER_CIP=192.0.2.1
+LAB_ROUTER_SIP=203.0.113.1
+
+lab_log() { [ -n "${LAB_QUIET:-}" ] || echo "lab: $*" >&2; }
+lab_c() { ip netns exec "$LAB_C" "$@"; }
+lab_r() { ip netns exec "$LAB_R" "$@"; }
+lab_s() { ip netns exec "$LAB_S" "$@"; }
+
+lab_require() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "lab: FAIL: needs root for network namespaces (run as root)" >&2
+		return 1
+	fi
+	local t
+	for t in ip nft sshd ssh ssh-keygen tc; do
+		command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || {
+			echo "lab: FAIL: '$t' not found (run make deps)" >&2
+			return 1
+		}
+	done
+}
+
+lab_nft_rules() {
+	local expiry_rule="ct state invalid drop"
+	[ "${LAB_EXPIRY:-drop}" = reset ] &&
+		expiry_rule=$'ct state invalid tcp flags & rst == 0 reject with tcp reset\n\t\tct state invalid drop'
+	local fw_rule=""
+	case "${LAB_FW:-none}" in
+	drop) fw_rule="ip daddr $LAB_SERVER_IP tcp dport 22 drop" ;;
+	reject) fw_rule="ip daddr $LAB_SERVER_IP tcp dport 22 reject with tcp reset" ;;
+	esac
+	local icmp_rule=""
+	[ "${LAB_ICMP_FRAG:-allow}" = drop ] && icmp_rule="icmp type destination-unreachable icmp code frag-needed drop"
+	local dns_rule=""
+	[ "${LAB_DNS:-none}" = dead ] || [ "${LAB_SERVER_DNS:-none}" = dead ] &&
+		dns_rule="udp dport 53 drop"
+	cat <<NFT
+table inet lab {
+	chain forward_f {
+		type filter hook forward priority 0; policy accept;
+		$icmp_rule
+		$fw_rule
+		$expiry_rule
+	}
+	chain input_f {
+		type filter hook input priority 0; policy accept;
+		$dns_rule
+	}
+	chain output_f {
+		type filter hook output priority 0; policy accept;
+		$icmp_rule
+	}
+}
+table ip labnat {
+	chain post {
+		type nat hook postrouting priority 100; policy accept;
+		oifname "rs0" masquerade
+	}
+}
+NFT
+}
+
+lab_net_up() {
+	ip netns add "$LAB_C" && ip netns add "$LAB_R" && ip netns add "$LAB_S" || return 1
+	ip -n "$LAB_C" link add eth0 type veth peer name rc0 netns "$LAB_R" || return 1
+	ip -n "$LAB_S" link add eth0 type veth peer name rs0 netns "$LAB_R" || return 1
+	ip -n "$LAB_C" addr add "$LAB_CLIENT_IP/24" dev eth0
+	ip -n "$LAB_R" addr add "$LAB_ROUTER_CIP/24" dev rc0
+	ip -n "$LAB_R" addr add "$LAB_ROUTER_SIP/24" dev rs0
+	ip -n "$LAB_S" addr add "$LAB_SERVER_IP/24" dev eth0
+	local ns
+	for ns in "$LAB_C" "$LAB_R" "$LAB_S"; do ip -n "$ns" link set lo up; done
+	ip -n "$LAB_C" link set eth0 up
+	ip -n "$LAB_S" link set eth0 up
+	ip -n "$LAB_R" link set rc0 up
+	ip -n "$LAB_R" link set rs0 up
+	ip -n "$LAB_C" route add 203.0.113.0/24 via "$LAB_ROUTER_CIP"
+	ip -n "$LAB_C" route add 198.51.100.0/24 via "$LAB_ROUTER_CIP"
+	if [ -n "${LAB_MTU:-}" ]; then
+		ip -n "$LAB_R" link set rc0 mtu "$LAB_MTU"
+		ip -n "$LAB_R" link set rs0 mtu "$LAB_MTU"
+	fi
+	lab_nft_rules >"$LAB_DIR/rules.nft"
+	lab_r nft -f "$LAB_DIR/rules.nft" || return 1
+	lab_r sysctl -qw net.ipv4.ip_forward=1 || return 1
+	lab_set_timeout "${LAB_CT_TIMEOUT:-20}" || return 1
+	lab_r sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 || return 1
+	lab_netem
+	lab_dns
+}
+
+lab_netem() {
+	local args=""
+	[ -n "${LAB_DELAY:-}" ] && args="delay ${LAB_DELAY}ms${LAB_JITTER:+ ${LAB_JITTER}ms}"
+	[ -n "${LAB_LOSS:-}" ] && args="$args loss ${LAB_LOSS}%"
+	[ -n "$args" ] || return 0
+	# shellcheck disable=SC2086
+	lab_r tc qdisc replace dev rs0 root netem $args limit 10000
+}
+
+lab_set_timeout() { lab_r sysctl -qw "net.netfilter.nf_conntrack_tcp_timeout_established=$1"; }
+
+lab_dns() {
+	# ip netns exec bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf.
+	if [ "${LAB_DNS:-none}" = dead ]; then
+		mkdir -p "/etc/netns/$LAB_C"
+		echo "nameserver $LAB_ROUTER_CIP" >"/etc/netns/$LAB_C/resolv.conf"
+		echo "options timeout:1 attempts:2" >>"/etc/netns/$LAB_C/resolv.conf"
+	fi
+	if [ "${LAB_SERVER_DNS:-none}" = dead ]; then
+		mkdir -p "/etc/netns/$LAB_S"
+		echo "nameserver $LAB_ROUTER_SIP" >"/etc/netns/$LAB_S/resolv.conf"
+	fi
+}
+
+lab_keys_and_configs() {
+	ssh-keygen -q -t ed25519 -N '' -f "$LAB_DIR/hostkey" -C lab-host || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$LAB_DIR/id_client" -C lab-client || return 1
+	cp "$LAB_DIR/id_client.pub" "$LAB_DIR/authorized_keys"
+	LAB_KEY="$LAB_DIR/id_client"
+	cat >"$LAB_DIR/sshd_config" <<CONF
+${LAB_SSHD_EXTRA:-}
+ListenAddress 0.0.0.0:22
+HostKey $LAB_DIR/hostkey
+AuthorizedKeysFile $LAB_DIR/authorized_keys
+PidFile $LAB_DIR/sshd.pid
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+LogLevel VERBOSE
+CONF
+	LAB_SSH_CONFIG="$LAB_DIR/ssh_config"
+	cat >"$LAB_SSH_CONFIG" <<CONF
+Host lab
+	HostName $LAB_SERVER_IP
+	User root
+	Port 22
+Host *
+	IdentityFile $LAB_DIR/id_client
+	IdentitiesOnly yes
+	StrictHostKeyChecking no
+	UserKnownHostsFile /dev/null
+	GlobalKnownHostsFile /dev/null
+	BatchMode yes
+	LogLevel ERROR
+	ConnectTimeout 10
+CONF
+	mkdir -p "$LAB_DIR/home" "$LAB_DIR/state"
+}
+
+lab_sshd_start() {
+	mkdir -p /run/sshd
+	/usr/sbin/sshd -t -f "$LAB_DIR/sshd_config" || return 1
+	lab_s /usr/sbin/sshd -f "$LAB_DIR/sshd_config" -E "$LAB_DIR/sshd.log" || return 1
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$LAB_DIR/sshd.pid" ] && return 0
+		sleep 0.05
+	done
+	echo "lab: FAIL: sshd did not start (see $LAB_DIR/sshd.log)" >&2
+	return 1
+}
+
+lab_sshd_stop() {
+	[ -s "$LAB_DIR/sshd.pid" ] && kill "$(cat "$LAB_DIR/sshd.pid")" 2>/dev/null
+	rm -f "$LAB_DIR/sshd.pid"
+}
+
+# Brings the lab up; on any failure tears it down and returns 1.
+lab_up() {
+	lab_require || return 1
+	LAB_ID="sd$$$(printf '%04x' $((RANDOM)))"
+	LAB_C="${LAB_ID}c" LAB_R="${LAB_ID}r" LAB_S="${LAB_ID}s"
+	LAB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sshdoctor-lab.XXXXXX")"
+	chmod 755 "$LAB_DIR"
+	export LAB_ID LAB_C LAB_R LAB_S LAB_DIR
+	if ! lab_net_up || ! lab_keys_and_configs; then
+		echo "lab: FAIL: could not build the lab network" >&2
+		lab_down
+		return 1
+	fi
+	if [ "${LAB_NO_SSHD:-0}" != 1 ] && ! lab_sshd_start; then
+		lab_down
+		return 1
+	fi
+	export LAB_SSH_CONFIG LAB_KEY
+	lab_log "up: $LAB_ID (conntrack ${LAB_CT_TIMEOUT:-20}s, expiry ${LAB_EXPIRY:-drop}) in $LAB_DIR"
+}
+
+# Idempotent: kills every process in the lab's namespaces, deletes them and the files.
+lab_down() {
+	[ -n "${LAB_ID:-}" ] || return 0
+	local ns pid
+	[ -n "${LAB_DIR:-}" ] && lab_sshd_stop
+	for ns in "$LAB_C" "$LAB_R" "$LAB_S"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+	done
+	for ns in "$LAB_C" "$LAB_R" "$LAB_S"; do
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/$ns"
+	done
+	if [ -n "${LAB_KEEP:-}" ]; then
+		lab_log "kept $LAB_DIR"
+	else
+		rm -rf "$LAB_DIR"
+	fi
+	lab_log "down: $LAB_ID"
+	LAB_ID=""
+}
+
+# For scripts: bring the lab up and make sure it goes away however we exit.
+lab_setup() {
+	trap 'lab_down' EXIT
+	trap 'lab_down; exit 130' INT TERM
+	lab_up
+}
