@@ -100,7 +100,7 @@ if [ -x fuzz/run-smoke.sh ]; then
 	count_tap "fuzz smoke" "$log" $?
 fi
 
-leftover=$(ip netns list 2>/dev/null | grep -c '^sd[0-9]')
+leftover=$(ip netns list 2>/dev/null | grep -c '^sd[0-9]*x')
 if [ "$leftover" -ne 0 ]; then
 	echo "leftover lab namespaces: $leftover"
 	FAIL=$((FAIL + 1)); FAILED+=("leftover namespaces")

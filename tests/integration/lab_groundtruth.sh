@@ -53,8 +53,9 @@ for mode in drop reset; do
 	fi
 	r=$(idle_session "-o ServerAliveInterval=2")
 	is "$r" alive "idle ${IDLE}s with ServerAliveInterval=2 < ${T}s: survives ($mode)"
+	id=$LAB_ID
 	lab_down
 	trap - EXIT INT TERM
-	is "$(ip netns list | grep -c "^$LAB_ID")" 0 "namespaces removed ($mode)"
+	is "$(ip netns list | grep -Ec "^${id}[crs]( |\$)")" 0 "namespaces removed ($mode)"
 done
 done_testing

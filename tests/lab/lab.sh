@@ -196,7 +196,7 @@ lab_sshd_stop() {
 # Brings the lab up; on any failure tears it down and returns 1.
 lab_up() {
 	lab_require || return 1
-	LAB_ID="sd$$$(printf '%04x' $((RANDOM)))"
+	LAB_ID="sd$$x$(printf '%04x' $((RANDOM)))"
 	LAB_C="${LAB_ID}c" LAB_R="${LAB_ID}r" LAB_S="${LAB_ID}s"
 	LAB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sshdoctor-lab.XXXXXX")"
 	chmod 755 "$LAB_DIR"
