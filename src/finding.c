@@ -36,6 +36,7 @@ void report_free(struct report *r)
 	for (size_t i = 0; i < r->ntext; i++)
 		free(r->text[i].name);
 	json_object_put(r->measurements);
+	free(r->summary);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -49,6 +49,8 @@ struct report {
 	} text[8];
 	size_t ntext;
 	int unknown;	/* could not determine the answer: exit 3 unless critical */
+	char *summary;	/* optional paragraph shown right after the verdict (text);
+			 * the command also puts it in its measurements (JSON) */
 };
 
 void report_init(struct report *r, const char *command);

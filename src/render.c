@@ -103,6 +103,28 @@ static void print_finding(FILE *out, const struct finding *f, int color)
 	}
 }
 
+/* Word-wraps a paragraph, followed by a blank line. */
+static void print_wrapped(FILE *out, const char *text, size_t width)
+{
+	size_t col = 0;
+	while (*text) {
+		size_t w = strcspn(text, " ");
+		if (col && col + 1 + w > width) {
+			fputc('\n', out);
+			col = 0;
+		} else if (col) {
+			fputc(' ', out);
+			col++;
+		}
+		fwrite(text, 1, w, out);
+		col += w;
+		text += w;
+		while (*text == ' ')
+			text++;
+	}
+	fputs("\n\n", out);
+}
+
 /* The verdict first (what matters most), then findings from worst to best. */
 void render_text(FILE *out, const struct report *r, int color)
 {
@@ -120,6 +142,8 @@ void render_text(FILE *out, const struct report *r, int color)
 	else if (st == STATUS_UNKNOWN)
 		fputs(": could not determine the answer", out);
 	fputc('\n', out);
+	if (r->summary)
+		print_wrapped(out, r->summary, 78);
 
 	for (int sev = SEV_CRITICAL; sev >= SEV_OK; sev--)
 		for (size_t i = 0; i < r->n; i++)

@@ -1,0 +1,259 @@
+/* diagnose.c - the seeds' reasoning as code. Drops after a fixed idle time: a
+ * middlebox timeout, cured by keepalives. Irregular drops, loss, an inconsistent
+ * path: path quality. Hangs only on large transfers: an MTU black hole. Everyone
+ * at once: the server (restarts, NIC resets, OOM). Connection never up: the
+ * establishment phase that failed. */
+#include "diagnose.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *confidence_name(enum confidence c)
+{
+	static const char *const n[] = { "low", "medium", "high" };
+	return n[c];
+}
+
+static const struct finding *worst_with_prefix(const struct report *r, const char *prefix,
+					       enum severity min)
+{
+	const struct finding *best = NULL;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct finding *f = &r->findings[i];
+		if (f->sev >= min && str_startswith(f->id, prefix) && (!best || f->sev > best->sev))
+			best = f;
+	}
+	return best;
+}
+
+static const struct finding *with_id(const struct report *r, const char *id, enum severity min)
+{
+	const struct finding *f = report_find(r, id);
+	return f && f->sev >= min ? f : NULL;
+}
+
+static struct json_object *measure(const struct report *r, const char *a, const char *b)
+{
+	struct json_object *o = json_object_object_get(r->measurements, a);
+	return o && b ? json_object_object_get(o, b) : o;
+}
+
+static struct cause *add_cause(struct diagnosis *d, const char *id, enum confidence c,
+			       enum severity sev, const char *title_fmt, ...) PRINTF_LIKE(5, 6);
+static struct cause *add_cause(struct diagnosis *d, const char *id, enum confidence c,
+			       enum severity sev, const char *title_fmt, ...)
+{
+	if (d->ncauses >= ARRAY_SIZE(d->causes))
+		return NULL;
+	struct cause *k = &d->causes[d->ncauses++];
+	memset(k, 0, sizeof(*k));
+	k->id = id;
+	k->conf = c;
+	k->sev = sev;
+	va_list ap;
+	va_start(ap, title_fmt);
+	k->title = xvasprintf(title_fmt, ap);
+	va_end(ap);
+	return k;
+}
+
+static void cite(struct cause *k, const struct finding *f)
+{
+	if (!k || !f)
+		return;
+	strvec_pushf(&k->evidence, "%s: %s", f->id, f->title);
+	for (size_t i = 0; i < f->evidence.n && i < 3; i++)
+		strvec_pushf(&k->evidence, "  %s", f->evidence.v[i]);
+}
+
+/* The connection never got established: nothing else matters until it does. */
+static int establishment(const struct report *r, struct diagnosis *d)
+{
+	static const char *const phases[] = { "dns.", "tcp.", "banner.", "kex.", "auth.failed" };
+	for (size_t i = 0; i < ARRAY_SIZE(phases); i++) {
+		const struct finding *f = worst_with_prefix(r, phases[i], SEV_CRITICAL);
+		if (f) {
+			struct cause *k = add_cause(d, "cause.establishment", CONF_HIGH, SEV_CRITICAL,
+						    "The connection is never established: %s", f->title);
+			cite(k, f);
+			if (k)
+				k->fix_from = f;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void idle_timeout(const struct report *r, struct diagnosis *d)
+{
+	struct json_object *found = measure(r, "idle", "found");
+	const struct finding *f = report_find(r, "path.idle-timeout");
+	if (!found || !json_object_get_boolean(found) || !f)
+		return;
+	int lo = json_object_get_int(measure(r, "idle", "lower_s"));
+	struct json_object *up = measure(r, "idle", "upper_s");
+	const char *expiry = json_object_get_string(measure(r, "idle", "expiry"));
+	const struct finding *cka = worst_with_prefix(r, "client.keepalive.", SEV_WARNING);
+	const struct finding *ska = worst_with_prefix(r, "server.keepalive.", SEV_WARNING);
+	struct cause *k;
+
+	if (f->sev >= SEV_WARNING) {
+		k = add_cause(d, "cause.idle-timeout", CONF_HIGH, f->sev,
+			      "A middlebox forgets idle connections after %d-%s s (%s) and no keepalive beats it",
+			      lo, up ? json_object_get_string(up) : "?", expiry ? expiry : "?");
+	} else {
+		k = add_cause(d, "cause.idle-timeout", CONF_MEDIUM, SEV_OK,
+			      "The path forgets idle connections after %d-%s s, but keepalives already beat it",
+			      lo, up ? json_object_get_string(up) : "?");
+	}
+	cite(k, f);
+	cite(k, cka);
+	cite(k, ska);
+	if (k)
+		k->fix_from = cka && f->nfixes == 0 ? cka : f;
+}
+
+static void path_quality(const struct report *r, struct diagnosis *d)
+{
+	const struct finding *loss = worst_with_prefix(r, "path.loss", SEV_WARNING);
+	const struct finding *jit = worst_with_prefix(r, "path.jitter", SEV_WARNING);
+	const struct finding *inc = worst_with_prefix(r, "path.inconsistent", SEV_WARNING);
+	const struct finding *lat = worst_with_prefix(r, "path.latency", SEV_WARNING);
+	if (!loss && !jit && !inc && !lat)
+		return;
+	const struct finding *top = loss ? loss : inc ? inc : jit ? jit : lat;
+	struct cause *k = add_cause(d, "cause.path-quality", loss || inc ? CONF_HIGH : CONF_MEDIUM,
+				    top->sev == SEV_CRITICAL ? SEV_CRITICAL : SEV_WARNING,
+				    "The path itself is unreliable (loss, jitter or an unstable route): "
+				    "expect irregular drops, worse under load or on Wi-Fi/VPN");
+	cite(k, loss);
+	cite(k, inc);
+	cite(k, jit);
+	cite(k, lat);
+	if (k)
+		k->fix_from = top;
+}
+
+static void mtu(const struct report *r, struct diagnosis *d)
+{
+	const struct finding *bh = worst_with_prefix(r, "path.mtu-blackhole", SEV_WARNING);
+	if (!bh)
+		return;
+	struct cause *k = add_cause(d, "cause.mtu-blackhole", CONF_HIGH, SEV_CRITICAL,
+				    "An MTU black hole: small packets pass, large ones vanish "
+				    "(hangs on large output, scp, or even key exchange)");
+	cite(k, bh);
+	cite(k, worst_with_prefix(r, "kernel.mtu-probing-off", SEV_INFO));
+	if (k)
+		k->fix_from = bh;
+}
+
+static void server_side(const struct report *r, struct diagnosis *d)
+{
+	static const char *const ids[] = { "kernel.oom-kill", "kernel.nic-reset", "kernel.link-down",
+					   "server.restart" };
+	struct cause *k = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		const struct finding *f = worst_with_prefix(r, ids[i], SEV_WARNING);
+		if (!f)
+			continue;
+		if (!k)
+			k = add_cause(d, "cause.server", CONF_MEDIUM, SEV_WARNING,
+				      "The server dropped sessions for everyone at once (%s)", f->title);
+		cite(k, f);
+		if (k && !k->fix_from)
+			k->fix_from = f;
+	}
+	const struct finding *lim = worst_with_prefix(r, "limit.", SEV_WARNING);
+	if (!lim)
+		lim = with_id(r, "server.maxstartups", SEV_WARNING);
+	if (lim) {
+		k = add_cause(d, "cause.server-limits", CONF_MEDIUM, SEV_WARNING,
+			      "The server refuses connections at its limits (%s)", lim->title);
+		cite(k, lim);
+		if (k)
+			k->fix_from = lim;
+	}
+}
+
+static int cause_rank(const struct cause *k)
+{
+	return (int)k->sev * 4 + (int)k->conf;
+}
+
+static int cmp_cause(const void *a, const void *b)
+{
+	return cause_rank(b) - cause_rank(a);
+}
+
+void diagnose(const struct report *r, struct diagnosis *d)
+{
+	if (establishment(r, d))
+		return;
+	idle_timeout(r, d);
+	mtu(r, d);
+	path_quality(r, d);
+	server_side(r, d);
+	qsort(d->causes, d->ncauses, sizeof(d->causes[0]), cmp_cause);
+}
+
+void diagnosis_skip(struct diagnosis *d, const char *what, const char *command,
+		    const char *why_fmt, ...)
+{
+	if (d->nskipped >= ARRAY_SIZE(d->skipped))
+		return;
+	struct not_checked *s = &d->skipped[d->nskipped++];
+	s->what = what;
+	s->command = xstrdup(command);
+	va_list ap;
+	va_start(ap, why_fmt);
+	s->why = xvasprintf(why_fmt, ap);
+	va_end(ap);
+}
+
+void diagnosis_free(struct diagnosis *d)
+{
+	for (size_t i = 0; i < d->ncauses; i++) {
+		free(d->causes[i].title);
+		strvec_clear(&d->causes[i].evidence);
+	}
+	for (size_t i = 0; i < d->nskipped; i++) {
+		free(d->skipped[i].why);
+		free(d->skipped[i].command);
+	}
+	memset(d, 0, sizeof(*d));
+}
+
+static void summary_fix(struct strbuf *sb, const struct finding *f)
+{
+	for (size_t i = 0; f && i < f->nfixes && i < 3; i++) {
+		sb_addf(sb, "%s in %s: ", i ? ";" : " Add", f->fixes[i].where);
+		for (size_t j = 0; j < f->fixes[i].lines.n && j < 4; j++)
+			sb_addf(sb, "%s'%s'", j ? ", " : "", f->fixes[i].lines.v[j]);
+	}
+	if (f && f->nfixes)
+		sb_adds(sb, ".");
+}
+
+char *diagnosis_summary(const struct diagnosis *d, const struct report *r)
+{
+	struct strbuf sb = { 0 };
+	const struct cause *top = d->ncauses ? &d->causes[0] : NULL;
+
+	if (!top || top->sev < SEV_WARNING) {
+		sb_adds(&sb, "No cause of dropped sessions was found in what could be measured.");
+		if (top)
+			sb_addf(&sb, " %s.", top->title);
+	} else {
+		sb_addf(&sb, "Most likely cause (%s confidence): %s.", confidence_name(top->conf),
+			top->title);
+		summary_fix(&sb, top->fix_from);
+		if (d->ncauses > 1 && d->causes[1].sev >= SEV_WARNING)
+			sb_addf(&sb, " Also: %s.", d->causes[1].title);
+	}
+	if (d->nskipped)
+		sb_addf(&sb, " Not checked: %zu item%s (listed below).", d->nskipped,
+			d->nskipped == 1 ? "" : "s");
+	(void)r;
+	return sb.buf ? sb.buf : xstrdup("");
+}

@@ -1,0 +1,43 @@
+/* diagnose.h - doctor's analyser: from the findings and measurements of connect,
+ * audit, idle, path and logs (one merged report) to ranked causes, a summary
+ * paragraph and the list of what could not be checked. Pure: no I/O. */
+#ifndef SSHDOCTOR_DIAGNOSE_H
+#define SSHDOCTOR_DIAGNOSE_H
+
+#include "finding.h"
+
+enum confidence { CONF_LOW, CONF_MEDIUM, CONF_HIGH };
+
+struct cause {
+	const char *id;		/* "cause.idle-timeout", ... */
+	enum confidence conf;
+	enum severity sev;
+	char *title;
+	struct strvec evidence;
+	const struct finding *fix_from;	/* the finding whose fix lines cure it */
+};
+
+struct not_checked {
+	const char *what;
+	char *why;
+	char *command;	/* the command that would check it */
+};
+
+struct diagnosis {
+	struct cause causes[8];
+	size_t ncauses;
+	struct not_checked skipped[8];
+	size_t nskipped;
+};
+
+/* Ranks causes from r (findings + r->measurements); most likely first. */
+void diagnose(const struct report *r, struct diagnosis *d);
+void diagnosis_skip(struct diagnosis *d, const char *what, const char *command,
+		    const char *why_fmt, ...) PRINTF_LIKE(4, 5);
+void diagnosis_free(struct diagnosis *d);
+const char *confidence_name(enum confidence c);
+
+/* The paragraph a tired administrator reads first: verdict, lines to add, where. */
+char *diagnosis_summary(const struct diagnosis *d, const struct report *r);
+
+#endif

@@ -1,0 +1,125 @@
+/* Unit tests: doctor's ranking of causes from synthetic sub-results. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose.h"
+
+static void idle_measure(struct report *r, int found, int lo, int up, const char *expiry)
+{
+	struct json_object *m = json_object_new_object();
+	json_object_object_add(m, "found", json_object_new_boolean(found));
+	json_object_object_add(m, "lower_s", json_object_new_int(lo));
+	json_object_object_add(m, "upper_s", found ? json_object_new_int(up) : NULL);
+	json_object_object_add(m, "expiry", expiry ? json_object_new_string(expiry) : NULL);
+	report_measure(r, "idle", m, NULL);
+}
+
+static void test_idle_timeout_unprotected(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	idle_measure(&r, 1, 20, 21, "silent-drop");
+	struct finding *f = report_add(&r, SEV_CRITICAL, "path.idle-timeout", "idle flows forgotten after 20-21 s");
+	fix_line(finding_fix(f, "~/.ssh/config"), "ServerAliveInterval 15");
+	report_add(&r, SEV_CRITICAL, "client.keepalive.off", "ServerAliveInterval is 0");
+	report_add(&r, SEV_INFO, "tcp.connected", "connected");
+	diagnose(&r, &d);
+	assert_true(d.ncauses >= 1);
+	assert_string_equal(d.causes[0].id, "cause.idle-timeout");
+	assert_int_equal(d.causes[0].conf, CONF_HIGH);
+	assert_int_equal(d.causes[0].sev, SEV_CRITICAL);
+	char *s = diagnosis_summary(&d, &r);
+	assert_non_null(strstr(s, "ServerAliveInterval 15"));
+	assert_non_null(strstr(s, "~/.ssh/config"));
+	free(s);
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
+static void test_protected_is_not_an_alarm(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	idle_measure(&r, 1, 20, 21, "reset");
+	report_add(&r, SEV_OK, "path.idle-timeout", "keepalives beat it");
+	diagnose(&r, &d);
+	assert_int_equal(d.ncauses, 1);
+	assert_int_equal(d.causes[0].sev, SEV_OK);
+	char *s = diagnosis_summary(&d, &r);
+	assert_true(str_startswith(s, "No cause"));
+	free(s);
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
+static void test_establishment_stops_everything(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	report_add(&r, SEV_CRITICAL, "tcp.filtered", "port 22 filtered");
+	report_add(&r, SEV_WARNING, "path.loss", "loss 30%%");
+	diagnose(&r, &d);
+	assert_int_equal(d.ncauses, 1);
+	assert_string_equal(d.causes[0].id, "cause.establishment");
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
+static void test_loss_without_timeout(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	idle_measure(&r, 0, 120, 0, NULL);
+	report_add(&r, SEV_WARNING, "path.loss", "loss 20%%");
+	report_add(&r, SEV_OK, "path.idle-timeout", "no idle timeout below 2m");
+	diagnose(&r, &d);
+	assert_true(d.ncauses >= 1);
+	assert_string_equal(d.causes[0].id, "cause.path-quality");
+	for (size_t i = 0; i < d.ncauses; i++)
+		assert_string_not_equal(d.causes[i].id, "cause.idle-timeout");
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
+static void test_mtu_outranks_loss(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	report_add(&r, SEV_WARNING, "path.jitter", "jitter 40 ms");
+	report_add(&r, SEV_CRITICAL, "path.mtu-blackhole", "echoes above 1372 bytes vanish");
+	diagnosis_skip(&d, "logs", "sshdoctor logs --journal", "server is remote");
+	diagnose(&r, &d);
+	assert_string_equal(d.causes[0].id, "cause.mtu-blackhole");
+	assert_string_equal(d.causes[1].id, "cause.path-quality");
+	char *s = diagnosis_summary(&d, &r);
+	assert_non_null(strstr(s, "Not checked: 1 item"));
+	free(s);
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_idle_timeout_unprotected),
+		cmocka_unit_test(test_protected_is_not_an_alarm),
+		cmocka_unit_test(test_establishment_stops_everything),
+		cmocka_unit_test(test_loss_without_timeout),
+		cmocka_unit_test(test_mtu_outranks_loss),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
