@@ -5,7 +5,7 @@ set -eu
 PKGS="gcc make clang pkg-config libclang-rt-14-dev
 libjson-c-dev libcmocka-dev zlib1g-dev libsystemd-dev
 openssh-client openssh-server iproute2 nftables conntrack iputils-ping procps
-valgrind gzip python3"
+valgrind gzip python3 iptables"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

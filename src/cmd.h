@@ -25,6 +25,7 @@ struct optdef {
 
 enum cmd_flags {
 	CMD_SSH_OPTS = 1 << 0,	/* accepts -p -l -i -F -J -o -4 -6 like ssh */
+	CMD_HIDDEN = 1 << 1,	/* internal (e.g. relay): left out of `help` */
 };
 
 struct cmd_entry {

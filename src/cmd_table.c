@@ -4,9 +4,23 @@
 #include "cmd.h"
 
 extern const struct cmd_entry cmd_help_entry, cmd_version_entry;
+extern const struct cmd_entry cmd_doctor_entry;
+extern const struct cmd_entry cmd_idle_entry, cmd_echo_server_entry;
+extern const struct cmd_entry cmd_audit_entry;
+extern const struct cmd_entry cmd_connect_entry;
+extern const struct cmd_entry cmd_path_entry, cmd_relay_entry;
+extern const struct cmd_entry cmd_logs_entry;
 
 /* One line per command; each cmd_<name>.c exports its entry. */
 const struct cmd_entry *const cmd_table[] = {
+	&cmd_doctor_entry,
+	&cmd_idle_entry,
+	&cmd_audit_entry,
+	&cmd_connect_entry,
+	&cmd_logs_entry,
+	&cmd_path_entry,
+	&cmd_echo_server_entry,
+	&cmd_relay_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
 	NULL
@@ -46,7 +60,8 @@ void main_print_help(FILE *out)
 	      "Finds out why SSH sessions drop or hang, proves it, and stops it.\n\n"
 	      "commands:\n", out);
 	for (size_t i = 0; cmd_table[i]; i++)
-		fprintf(out, "  %-12s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+		if (!(cmd_table[i]->flags & CMD_HIDDEN))
+			fprintf(out, "  %-12s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
 	fputs("\nglobal options:\n"
 	      "  --json          print the result as JSON (see sshdoctor(1))\n"
 	      "  --color=WHEN    colour: auto (default; honours NO_COLOR), always, never\n"

@@ -38,6 +38,11 @@ static struct json_object *measure(const struct report *r, const char *a, const 
 	return o && b ? json_object_object_get(o, b) : o;
 }
 
+static long fix_index(const struct report *r, const struct finding *f)
+{
+	return f ? (long)(f - r->findings) : -1;
+}
+
 static struct cause *add_cause(struct diagnosis *d, const char *id, enum confidence c,
 			       enum severity sev, const char *title_fmt, ...) PRINTF_LIKE(5, 6);
 static struct cause *add_cause(struct diagnosis *d, const char *id, enum confidence c,
@@ -50,6 +55,7 @@ static struct cause *add_cause(struct diagnosis *d, const char *id, enum confide
 	k->id = id;
 	k->conf = c;
 	k->sev = sev;
+	k->fix_from = -1;
 	va_list ap;
 	va_start(ap, title_fmt);
 	k->title = xvasprintf(title_fmt, ap);
@@ -77,7 +83,7 @@ static int establishment(const struct report *r, struct diagnosis *d)
 						    "The connection is never established: %s", f->title);
 			cite(k, f);
 			if (k)
-				k->fix_from = f;
+				k->fix_from = fix_index(r, f);
 			return 1;
 		}
 	}
@@ -109,8 +115,8 @@ static void idle_timeout(const struct report *r, struct diagnosis *d)
 	cite(k, f);
 	cite(k, cka);
 	cite(k, ska);
-	if (k)
-		k->fix_from = cka && f->nfixes == 0 ? cka : f;
+	if (k)	/* audit's fix names the user's real file; idle's is generic */
+		k->fix_from = fix_index(r, cka && cka->nfixes ? cka : f);
 }
 
 static void path_quality(const struct report *r, struct diagnosis *d)
@@ -131,7 +137,7 @@ static void path_quality(const struct report *r, struct diagnosis *d)
 	cite(k, jit);
 	cite(k, lat);
 	if (k)
-		k->fix_from = top;
+		k->fix_from = fix_index(r, top);
 }
 
 static void mtu(const struct report *r, struct diagnosis *d)
@@ -145,7 +151,7 @@ static void mtu(const struct report *r, struct diagnosis *d)
 	cite(k, bh);
 	cite(k, worst_with_prefix(r, "kernel.mtu-probing-off", SEV_INFO));
 	if (k)
-		k->fix_from = bh;
+		k->fix_from = fix_index(r, bh);
 }
 
 static void server_side(const struct report *r, struct diagnosis *d)
@@ -161,8 +167,8 @@ static void server_side(const struct report *r, struct diagnosis *d)
 			k = add_cause(d, "cause.server", CONF_MEDIUM, SEV_WARNING,
 				      "The server dropped sessions for everyone at once (%s)", f->title);
 		cite(k, f);
-		if (k && !k->fix_from)
-			k->fix_from = f;
+		if (k && k->fix_from < 0)
+			k->fix_from = fix_index(r, f);
 	}
 	const struct finding *lim = worst_with_prefix(r, "limit.", SEV_WARNING);
 	if (!lim)
@@ -172,7 +178,7 @@ static void server_side(const struct report *r, struct diagnosis *d)
 			      "The server refuses connections at its limits (%s)", lim->title);
 		cite(k, lim);
 		if (k)
-			k->fix_from = lim;
+			k->fix_from = fix_index(r, lim);
 	}
 }
 
@@ -224,14 +230,22 @@ void diagnosis_free(struct diagnosis *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* Only fixes that are files to edit (the rest: PuTTY, Tera Term ... stay in the detail). */
 static void summary_fix(struct strbuf *sb, const struct finding *f)
 {
-	for (size_t i = 0; f && i < f->nfixes && i < 3; i++) {
-		sb_addf(sb, "%s in %s: ", i ? ";" : " Add", f->fixes[i].where);
-		for (size_t j = 0; j < f->fixes[i].lines.n && j < 4; j++)
-			sb_addf(sb, "%s'%s'", j ? ", " : "", f->fixes[i].lines.v[j]);
+	int shown = 0;
+	for (size_t i = 0; f && i < f->nfixes && shown < 2; i++) {
+		const char *w = f->fixes[i].where;
+		if (*w != '/' && *w != '~')
+			continue;
+		sb_addf(sb, "%s %s: ", shown++ ? "; and in" : " Add to", w);
+		for (size_t j = 0; j < f->fixes[i].lines.n && j < 4; j++) {
+			char *l = xstrdup(f->fixes[i].lines.v[j]);
+			sb_addf(sb, "%s%s", j ? ", " : "", str_trim(l));
+			free(l);
+		}
 	}
-	if (f && f->nfixes)
+	if (shown)
 		sb_adds(sb, ".");
 }
 
@@ -247,13 +261,12 @@ char *diagnosis_summary(const struct diagnosis *d, const struct report *r)
 	} else {
 		sb_addf(&sb, "Most likely cause (%s confidence): %s.", confidence_name(top->conf),
 			top->title);
-		summary_fix(&sb, top->fix_from);
+		summary_fix(&sb, top->fix_from >= 0 ? &r->findings[top->fix_from] : NULL);
 		if (d->ncauses > 1 && d->causes[1].sev >= SEV_WARNING)
 			sb_addf(&sb, " Also: %s.", d->causes[1].title);
 	}
 	if (d->nskipped)
 		sb_addf(&sb, " Not checked: %zu item%s (listed below).", d->nskipped,
 			d->nskipped == 1 ? "" : "s");
-	(void)r;
 	return sb.buf ? sb.buf : xstrdup("");
 }

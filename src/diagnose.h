@@ -14,7 +14,8 @@ struct cause {
 	enum severity sev;
 	char *title;
 	struct strvec evidence;
-	const struct finding *fix_from;	/* the finding whose fix lines cure it */
+	long fix_from;	/* index in the report of the finding whose fix lines cure it, or -1
+			 * (an index: the findings array moves as findings are added) */
 };
 
 struct not_checked {

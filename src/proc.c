@@ -243,3 +243,35 @@ int proc_capture(char *const argv[], const char *input, struct strbuf *out,
 		*status = 128 + WTERMSIG(p.status);
 	return *status == 127 ? -1 : 0;
 }
+
+int proc_spawn_fn(struct proc *p, int (*fn)(void *arg, int outfd), void *arg)
+{
+	int pout[2];
+	pid_t parent = getpid();
+
+	memset(p, 0, sizeof(*p));
+	p->in = p->out = p->err = -1;
+	if (pipe(pout) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(pout[0]);
+		close(pout[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		close(pout[0]);
+		_exit(fn(arg, pout[1]));
+	}
+	setpgid(pid, pid);
+	reg_add(pid);
+	p->pid = pid;
+	close(pout[1]);
+	p->out = pout[0];
+	set_nonblock(p->out);
+	return 0;
+}

@@ -19,6 +19,11 @@ struct proc {
 /* Starts argv[0] (PATH search) with the requested pipes; the rest go to /dev/null.
  * Returns 0 or -1 (errno set). The child dies with us (PR_SET_PDEATHSIG). */
 int proc_spawn(struct proc *p, char *const argv[], unsigned flags);
+/* Forks a child (own process group, registered like proc_spawn) that runs
+ * fn(arg, fd) and exits with its return value; fd is the write end of the pipe
+ * whose read end becomes p->out. For blocking library calls such as getaddrinfo
+ * that must not stall the event loop. */
+int proc_spawn_fn(struct proc *p, int (*fn)(void *arg, int outfd), void *arg);
 /* Sends sig to the child's whole process group. */
 void proc_signal(struct proc *p, int sig);
 /* Non-blocking reap; returns 1 when the child has exited (status filled). */

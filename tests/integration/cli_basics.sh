@@ -14,6 +14,8 @@ while read -r c; do
 	is "$?" 0 "'$c --help' exits 0"
 	h=$("$SSHDOCTOR" help "$c")
 	like "$h" "^usage: sshdoctor $c" "'help $c' shows its usage"
+	grep -q "^\.SS $c\b" "$ROOT/doc/sshdoctor.1"
+	ok $? "man page documents '$c'"
 done < <(echo "$out" | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z-]*\)  .*/\1/p')
 
 err=$("$SSHDOCTOR" nosuch 2>&1 >/dev/null); rc=$?

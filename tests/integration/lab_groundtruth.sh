@@ -8,35 +8,6 @@
 T=4
 IDLE=7
 
-# Opens `ssh lab cat`, checks the echo, idles, then writes again.
-# Prints: alive | silent | dead:<ssh's error line>
-idle_session() {
-	local extra="$1" line=""
-	coproc SSHC { lab_c ssh -F "$LAB_SSH_CONFIG" -o TCPKeepAlive=no $extra lab cat 2>"$LAB_DIR/ssh.err"; }
-	local pid=$SSHC_PID
-	echo first >&"${SSHC[1]}"
-	read -r -t 5 line <&"${SSHC[0]}"
-	if [ "$line" != first ]; then
-		echo "broken-before-idle"
-		kill "$pid" 2>/dev/null
-		return
-	fi
-	sleep "$IDLE"
-	echo second >&"${SSHC[1]}" 2>/dev/null
-	line=""
-	read -r -t 6 line <&"${SSHC[0]}"
-	local rc=$?
-	if [ "$line" = second ]; then
-		echo alive
-	elif [ $rc -gt 128 ]; then
-		echo silent
-	else
-		echo "dead:$(tr '\n' ' ' <"$LAB_DIR/ssh.err")"
-	fi
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-}
-
 for mode in drop reset; do
 	LAB_CT_TIMEOUT=$T LAB_EXPIRY=$mode
 	lab_setup || { ok 1 "lab up ($mode)"; continue; }

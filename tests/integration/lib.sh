@@ -37,10 +37,18 @@ like() { # like TEXT REGEX DESCRIPTION
 
 # Reads a JSON field with the tool's own dependency-free path: jq is not required.
 jget() { python3 -c 'import json,sys
-d=json.load(sys.stdin)
+try:
+    d=json.load(sys.stdin)
+except ValueError:
+    print("<not JSON>"); sys.exit(1)
 for k in sys.argv[1].split("."):
     d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
 print("null" if d is None else (str(d).lower() if isinstance(d, bool) else d))' "$1"; }
+
+# Ids of the warning and critical findings in a JSON report, space-separated.
+bad_findings() { python3 -c 'import json,sys
+d=json.load(sys.stdin)
+print(" ".join(f["id"] for f in d["findings"] if f["severity"] in ("warning","critical")))'; }
 
 done_testing() {
 	echo "1..$T_N"
@@ -49,3 +57,33 @@ done_testing() {
 
 # Runs the tool inside the lab's client namespace with a private HOME and state.
 sd_c() { lab_c env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" "$SSHDOCTOR" "$@"; }
+
+# Opens `ssh lab cat` with extra ssh options, checks the echo, idles $IDLE seconds,
+# writes again. Prints alive | silent | dead:<ssh's error> | broken-before-idle.
+idle_session() {
+	local extra="$1" line=""
+	# shellcheck disable=SC2086
+	coproc SSHC { lab_c ssh -F "$LAB_SSH_CONFIG" -o TCPKeepAlive=no $extra lab cat 2>"$LAB_DIR/ssh.err"; }
+	local pid=$SSHC_PID
+	echo first >&"${SSHC[1]}"
+	read -r -t 5 line <&"${SSHC[0]}"
+	if [ "$line" != first ]; then
+		echo "broken-before-idle"
+		kill "$pid" 2>/dev/null
+		return
+	fi
+	sleep "$IDLE"
+	echo second >&"${SSHC[1]}" 2>/dev/null
+	line=""
+	read -r -t 6 line <&"${SSHC[0]}"
+	local rc=$?
+	if [ "$line" = second ]; then
+		echo alive
+	elif [ $rc -gt 128 ]; then
+		echo silent
+	else
+		echo "dead:$(tr '\n' ' ' <"$LAB_DIR/ssh.err")"
+	fi
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}

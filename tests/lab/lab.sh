@@ -12,6 +12,11 @@
 #   LAB_LOSS        netem loss % on the router, toward the server (default none)
 #   LAB_DELAY       netem delay in ms toward the server;  LAB_JITTER  jitter in ms
 #   LAB_MTU         MTU of both router links (endpoints stay 1500)
+#   LAB_MTU_MODE    link (default): set LAB_MTU on the router's interfaces (the
+#                   veths then drop bigger frames on receipt, without ICMP);
+#                   route: keep 1500 links and give the router's routes mtu
+#                   LAB_MTU, so it forwards and answers frag-needed like a
+#                   real router in front of a smaller-MTU link
 #   LAB_ICMP_FRAG   allow or drop ICMP fragmentation-needed (default allow)
 #   LAB_FW          verdict for TCP port 22 toward the server: none, drop, reject
 #   LAB_SSHD_EXTRA  extra sshd_config lines (newline-separated)
@@ -101,7 +106,10 @@ lab_net_up() {
 	ip -n "$LAB_R" link set rs0 up
 	ip -n "$LAB_C" route add 203.0.113.0/24 via "$LAB_ROUTER_CIP"
 	ip -n "$LAB_C" route add 198.51.100.0/24 via "$LAB_ROUTER_CIP"
-	if [ -n "${LAB_MTU:-}" ]; then
+	if [ -n "${LAB_MTU:-}" ] && [ "${LAB_MTU_MODE:-link}" = route ]; then
+		ip -n "$LAB_R" route replace 192.0.2.0/24 dev rc0 mtu "$LAB_MTU" || return 1
+		ip -n "$LAB_R" route replace 203.0.113.0/24 dev rs0 mtu "$LAB_MTU" || return 1
+	elif [ -n "${LAB_MTU:-}" ]; then
 		ip -n "$LAB_R" link set rc0 mtu "$LAB_MTU"
 		ip -n "$LAB_R" link set rs0 mtu "$LAB_MTU"
 	fi
@@ -110,7 +118,7 @@ lab_net_up() {
 	lab_r sysctl -qw net.ipv4.ip_forward=1 || return 1
 	lab_set_timeout "${LAB_CT_TIMEOUT:-20}" || return 1
 	lab_r sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 || return 1
-	lab_netem
+	lab_netem || return 1
 	lab_dns
 }
 
@@ -120,7 +128,41 @@ lab_netem() {
 	[ -n "${LAB_LOSS:-}" ] && args="$args loss ${LAB_LOSS}%"
 	[ -n "$args" ] || return 0
 	# shellcheck disable=SC2086
-	lab_r tc qdisc replace dev rs0 root netem $args limit 10000
+	lab_r tc qdisc replace dev rs0 root netem $args limit 10000 2>/dev/null && return 0
+	lab_emulate
+}
+
+# Kernels built without sch_netem: the same effects on the same packets (leaving
+# rs0, toward the server): loss from nftables numgen, delay and jitter from
+# tests/lab/delayq.py holding an NFQUEUE (queued by iptables: nft has no queue
+# expression on such kernels).
+lab_emulate() {
+	if [ -n "${LAB_LOSS:-}" ]; then
+		local pm
+		pm=$(awk -v l="$LAB_LOSS" 'BEGIN { printf "%d", l * 10 + 0.5 }')
+		printf 'table inet labem {\n\tchain post {\n\t\ttype filter hook postrouting priority 0; policy accept;\n\t\toifname "rs0" numgen random mod 1000 < %d drop\n\t}\n}\n' \
+			"$pm" >"$LAB_DIR/loss.nft"
+		lab_r nft -f "$LAB_DIR/loss.nft" || return 1
+		# nftables sees a GSO burst as one packet: drop per segment, as on a wire.
+		ip -n "$LAB_C" link set eth0 gso_max_segs 1 || return 1
+	fi
+	[ -n "${LAB_DELAY:-}" ] || return 0
+	command -v iptables >/dev/null 2>&1 || {
+		echo "lab: FAIL: no sch_netem in this kernel and no iptables for LAB_DELAY (run make deps)" >&2
+		return 1
+	}
+	lab_r python3 "$(dirname "${BASH_SOURCE[0]}")/delayq.py" 0 "$LAB_DELAY" "${LAB_JITTER:-0}" \
+		>"$LAB_DIR/delayq.out" 2>&1 &
+	local i
+	for i in $(seq 1 100); do
+		grep -q ready "$LAB_DIR/delayq.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q ready "$LAB_DIR/delayq.out" || {
+		echo "lab: FAIL: delay helper did not start: $(cat "$LAB_DIR/delayq.out")" >&2
+		return 1
+	}
+	lab_r iptables -t mangle -A POSTROUTING -o rs0 -j NFQUEUE --queue-num 0
 }
 
 lab_set_timeout() { lab_r sysctl -qw "net.netfilter.nf_conntrack_tcp_timeout_established=$1"; }

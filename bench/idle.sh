@@ -1,0 +1,52 @@
+#!/bin/bash
+# bench/idle.sh - sshdoctor idle against the lab's conntrack timeout (ground
+# truth), for T in {8, 25, 70} s x {drop, reset}, compared in the same run with
+# the naive method (double the idle until a probe fails, then bisect, one
+# connection at a time: `idle --method naive`). Prints per scenario: T, the
+# bracket, its width, the wall time and wall/T, and whether the issue's targets
+# hold (bracket contains T, width <= max(2 s, 5% T), wall <= 1.15 T + 10 s).
+#   BENCH_T="8 25"  BENCH_MODES=drop  BENCH_NAIVE=0 (skip the slow baseline)
+# Needs root (network namespaces). The naive runs take about 15 min per mode.
+set -u
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SSHDOCTOR="${SSHDOCTOR:-$ROOT/build/sshdoctor}"
+export LAB_QUIET=1
+. "$ROOT/tests/lab/lab.sh"
+TOL=0.25	# ACK delay: measured ages run up to this much long
+
+run_one() {	# T mode method -> one line
+	local T=$1 mode=$2 method=$3 out t0 t1
+	t0=$(date +%s.%N)
+	out=$(lab_c env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" "$SSHDOCTOR" --json \
+		idle --no-save --method "$method" --max 30m -F "$LAB_SSH_CONFIG" lab 2>/dev/null)
+	t1=$(date +%s.%N)
+	printf '%s' "$out" | python3 -c '
+import json, sys
+T, mode, method, wall = float(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4]) - float(sys.argv[5])
+tol = float(sys.argv[6])
+try:
+    m = json.load(sys.stdin)["measurements"]["idle"]
+except Exception:
+    print("%-6s %-5s %-6s  no result" % (int(T), mode, method)); sys.exit(0)
+lo, up = m["lower_s"], m["upper_s"]
+if up is None:
+    print("%-6s %-5s %-6s  not found (lower %.1f) wall %.1f" % (int(T), mode, method, lo, wall)); sys.exit(0)
+width = up - lo
+ok = lo < T + tol and up >= T - tol and width <= max(2.0, 0.05 * T) and wall <= 1.15 * T + 10
+print("%-6s %-5s %-6s  (%6.1f, %6.1f]  %5.1f  %7.1f  %5.2f  %3d  %s" % (int(T), mode, method, lo, up,
+      width, wall, wall / T, m["connections"], "yes" if ok else "no"))
+' "$T" "$mode" "$method" "$t1" "$t0" "$TOL"
+}
+
+trap 'lab_down' EXIT
+trap 'lab_down; exit 130' INT TERM
+echo "T(s)   mode  method  bracket (s)       width  wall(s)  wall/T conns  targets met"
+for T in ${BENCH_T:-8 25 70}; do
+	for mode in ${BENCH_MODES:-drop reset}; do
+		LAB_CT_TIMEOUT=$T LAB_EXPIRY=$mode
+		lab_up || { echo "lab failed"; exit 1; }
+		run_one "$T" "$mode" fast
+		[ "${BENCH_NAIVE:-1}" = 1 ] && run_one "$T" "$mode" naive
+		lab_down
+	done
+done

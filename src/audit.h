@@ -1,0 +1,114 @@
+/* audit.h - effective keepalive and limit settings of client, server and kernel,
+ * judged against the path's idle timeout; and the safe --fix / --undo of them.
+ * Probes (audit_gather) measure, audit_analyse judges (pure), the command renders.
+ * `doctor` calls audit_run and the fix API directly. */
+#ifndef SSHDOCTOR_AUDIT_H
+#define SSHDOCTOR_AUDIT_H
+
+#include "finding.h"
+#include "target.h"
+
+#define AUDIT_ASSUMED_IDLE_S 240	/* shortest common cloud default (Azure LB/NAT: 4 min) */
+
+struct audit_opts {
+	const struct target *target;	/* resolved with target_resolve, or NULL (generic host) */
+	const struct sshopts *so;	/* -F, -o ... (may be NULL) */
+	const char *root;		/* --root DIR, NULL for "/" */
+	const char *server_config;	/* --server-config FILE, NULL: <root>/etc/ssh/sshd_config */
+	int remote;			/* --remote: the server side is TARGET's, over ssh */
+	long idle_timeout_s;		/* --idle-timeout, 0 when not given */
+	int skip_server;		/* the server is elsewhere and not --remote: leave
+					 * this machine's sshd out (doctor) */
+};
+
+/* A value with where it came from ("FILE:LINE", "default", "ssh -G", ...). */
+struct audit_val {
+	long v;			/* -1 unknown */
+	char origin[320];
+};
+
+struct audit_facts {
+	/* client, from ssh -G; origins from our parser of the same files */
+	int client_known;
+	char client_version[96];
+	int cmajor, cminor;
+	struct audit_val sai, sacm, c_tcpka, identities_only;
+	int nkeys;		/* distinct keys ssh would offer: agent + existing IdentityFiles */
+	char client_config[512];	/* the file --fix edits */
+	char client_host[256];	/* the host ssh -G was asked about */
+	char ehost[256], euser[128];	/* effective HostName/User/Port (TARGET given) */
+	int eport;
+
+	/* server */
+	int server_known;
+	char server_source[64];	/* "sshd -T", "sshd -T -C", "file", "remote sshd -T", ... */
+	char server_config[512];
+	char server_version[96];
+	int smajor, sminor;	/* -1 unknown */
+	struct audit_val cai, cacm, s_tcpka, usedns, logingrace, maxauthtries;
+	struct audit_val ms_start, ms_rate, ms_full;
+	int exposed;		/* listens on a non-loopback address */
+
+	/* kernel (local, or TARGET's with --remote) */
+	int kernel_known;
+	long ka_time, ka_intvl, ka_probes, retries2, mtu_probing;
+
+	/* the timeout to beat */
+	long idle_s;
+	const char *idle_source;	/* "measured", "given", "assumed" */
+};
+
+/* Measures everything (runs ssh -G, sshd -T, reads files and sysctls). Returns 0,
+ * or -1 with *err for input the user must correct (a malformed config). */
+int audit_gather(const struct audit_opts *o, struct audit_facts *f, char **err);
+/* Pure: facts -> findings, measurements.audit. */
+void audit_analyse(const struct audit_facts *f, struct report *r);
+/* gather + analyse. Returns 0, or -1 with *err (a one-line message). */
+int audit_run(const struct audit_opts *o, struct report *r, struct audit_facts *f, char **err);
+
+/* Reads the output of the --remote probe script (markers @@version, @@sysctl,
+ * @@sshdT ... @@rc N, @@file) into f. Returns 0, or -1 with *err when neither
+ * sshd -T nor the file could be read. */
+int audit_parse_remote(const char *text, struct audit_facts *f, char **err);
+
+/* Dead-peer detection in seconds for Interval/CountMax (-1: never/off). */
+long audit_detection(long interval, long countmax, int server, int major, int minor);
+/* The interval --fix prescribes for an idle timeout. */
+long audit_prescribed_interval(long idle_s);
+
+/* Shared by audit.c and audit_fix.c: path under --root, and `ssh -G` with cfg
+ * standing in for the user's config file (NULL: the usual files). */
+char *audit_rooted(const char *root, const char *path);
+int audit_ssh_g(const struct audit_opts *o, const char *cfg, struct kvlist *kv, char **err);
+const char *audit_sshd_binary(void);
+char *audit_client_config_path(const struct audit_opts *o);
+
+/* --- fix ----------------------------------------------------------------------- */
+
+struct fix_file;
+
+struct fixplan {
+	struct fix_file *files;
+	size_t n;
+	long interval;		/* prescribed ServerAlive/ClientAlive interval */
+	struct strvec notes;	/* what the plan leaves alone and why */
+	const struct audit_facts *facts;	/* borrowed: must outlive the plan */
+};
+
+/* Plans the edits for the warnings in f (client, server, kernel). Nothing is
+ * written. Returns 0 or -1 with *err. */
+int audit_fix_plan(const struct audit_opts *o, const struct audit_facts *f, struct fixplan *p,
+		   char **err);
+/* The unified diff of every planned change (caller frees). */
+char *audit_fix_diff(const struct fixplan *p);
+/* Validates (ssh -G / sshd -t on the candidate files), then writes every file as
+ * one change set, checks the result with ssh -G / sshd -T, rolls back on any
+ * failure, applies sysctls (not under --root), reloads sshd only when reload.
+ * One line per action is appended to log. Returns 0 or -1 with *err. */
+int audit_fix_apply(const struct audit_opts *o, struct fixplan *p, int reload, struct strbuf *log,
+		    char **err);
+void audit_fix_free(struct fixplan *p);
+/* Restores the last change set (fileio_undo_last). 1: nothing to undo. */
+int audit_undo(struct strbuf *log, char **err);
+
+#endif

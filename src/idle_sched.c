@@ -1,0 +1,471 @@
+/* idle_sched.c - when to open, probe and stop (see idle_sched.h). Pure: no I/O,
+ * no clock; every decision is a function of the state and the time passed in. */
+#include "idle_sched.h"
+
+#include <string.h>
+
+#define STEP_PERMILLE 80	/* scouting step: 8% of the lower bound (the sweep refines) */
+#define WIDTH_PERMILLE 50	/* answer width: 5% of the lower bound */
+#define TOL_MS 250		/* timing noise: ACK delay, scheduling */
+#define MAX_OPENED_FACTOR 4	/* bound on connections opened over a run */
+#define OPEN_SPREAD 24		/* initial burst: one open per resolution/24 at most */
+#define SILENT_GRACE 2		/* probe timeouts a silent probe may still be answered late */
+
+const char *idle_result_name(enum isc_result r)
+{
+	static const char *const n[] = { "alive", "silent", "reset", "closed" };
+	return n[r];
+}
+
+void isched_init(struct idle_sched *s, const struct isc_params *p, int64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	s->p = *p;
+	if (s->p.max_conns > ISC_MAX_CONNS)
+		s->p.max_conns = ISC_MAX_CONNS;
+	if (s->p.max_conns < 1)
+		s->p.max_conns = 1;
+	if (s->p.max_handshakes < 1)
+		s->p.max_handshakes = 1;
+	if (s->p.method == ISC_NAIVE)
+		s->p.max_conns = s->p.max_handshakes = 1;
+	s->start = now;
+	s->upper = -1;
+}
+
+int64_t isched_width(const struct idle_sched *s, int64_t lower)
+{
+	int64_t rel = lower * WIDTH_PERMILLE / 1000;
+	return rel > s->p.res_ms ? rel : s->p.res_ms;
+}
+
+static int64_t scout_step(const struct idle_sched *s)
+{
+	int64_t rel = s->lower * STEP_PERMILLE / 1000;
+	return rel > s->p.res_ms ? rel : s->p.res_ms;
+}
+
+int isched_count(const struct idle_sched *s, enum isc_state st)
+{
+	int n = 0;
+	for (int i = 0; i < s->nslots; i++)
+		n += s->c[i].st == st;
+	return n;
+}
+
+static int open_count(const struct idle_sched *s)
+{
+	return isched_count(s, ISC_CONNECTING) + isched_count(s, ISC_IDLE) +
+	       isched_count(s, ISC_PROBING) + isched_count(s, ISC_SUSPECT);
+}
+
+/* L = longest idle that answered; U = shortest idle that died, unless a longer
+ * idle answered (then that death was loss or noise, not the timeout). */
+static void recompute(struct idle_sched *s)
+{
+	int64_t lo = 0, up = -1;
+	int ok = 0, bad = 0;
+	for (int i = 0; i < s->nprobes; i++)
+		if (!s->probes[i].pending && s->probes[i].res == IR_ALIVE && s->probes[i].age_ms > lo)
+			lo = s->probes[i].age_ms;
+	for (int i = 0; i < s->nprobes; i++) {
+		const struct isc_probe *p = &s->probes[i];
+		if (p->pending || p->res == IR_ALIVE)
+			continue;
+		if (p->age_ms + TOL_MS < lo) {
+			bad++;
+			continue;
+		}
+		ok++;
+		if (up < 0 || p->age_ms < up)
+			up = p->age_ms;
+	}
+	if (up >= 0 && lo > up)
+		lo = up;	/* within the tolerance: keep L <= U */
+	s->lower = lo;
+	s->upper = up;
+	s->ndead_ok = ok;
+	s->ncontradicted = bad;
+}
+
+static int add_probe(struct idle_sched *s, int64_t age, int64_t at, enum isc_result res)
+{
+	if (s->nprobes >= ISC_MAX_PROBES)
+		return -1;
+	s->probes[s->nprobes] = (struct isc_probe){ age, at - s->start, res, 0, 0 };
+	return s->nprobes++;
+}
+
+static void expire_probes(struct idle_sched *s, int64_t now)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct isc_conn *c = &s->c[i];
+		if (c->st != ISC_PROBING || now < c->probe_at + s->p.probe_timeout_ms)
+			continue;
+		c->st = ISC_SUSPECT;
+		if (c->probe_idx >= 0) {
+			s->probes[c->probe_idx].res = IR_SILENT;
+			s->probes[c->probe_idx].pending = 0;
+		}
+	}
+	recompute(s);
+}
+
+static int oldest_idle(const struct idle_sched *s)
+{
+	int best = -1;
+	for (int i = 0; i < s->nslots; i++)
+		if (s->c[i].st == ISC_IDLE && (best < 0 || s->c[i].since < s->c[best].since))
+			best = i;
+	return best;
+}
+
+static int free_slot(struct idle_sched *s)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->c[i].st == ISC_FREE || s->c[i].st == ISC_DEAD)
+			return i;
+	return s->nslots < ISC_MAX_CONNS ? s->nslots++ : -1;
+}
+
+/* Deaths (contradicted by a longer-lived connection, or not) that can no longer
+ * turn out to be a late answer: resets, closes, and silences old enough. */
+static int firm_deaths(const struct idle_sched *s, int64_t now, int contradicted)
+{
+	int n = 0;
+	for (int i = 0; i < s->nprobes; i++) {
+		const struct isc_probe *p = &s->probes[i];
+		if (p->pending || p->res == IR_ALIVE ||
+		    (p->age_ms + TOL_MS < s->lower) != contradicted)
+			continue;
+		if (p->res != IR_SILENT ||
+		    now - s->start - p->at_ms >= SILENT_GRACE * s->p.probe_timeout_ms)
+			n++;
+	}
+	return n;
+}
+
+/* When the next silent probe becomes firm (INT64_MAX: none pending). */
+static int64_t firm_at(const struct idle_sched *s, int64_t now)
+{
+	int64_t t = INT64_MAX;
+	for (int i = 0; i < s->nprobes; i++) {
+		int64_t at = s->start + s->probes[i].at_ms + SILENT_GRACE * s->p.probe_timeout_ms;
+		if (!s->probes[i].pending && s->probes[i].res == IR_SILENT && at > now && at < t)
+			t = at;
+	}
+	return t;
+}
+
+/* Bound on connections opened over a whole run (deaths are replaced). */
+static int max_opens(const struct idle_sched *s)
+{
+	return s->p.method == ISC_NAIVE ? 64 : s->p.max_conns * MAX_OPENED_FACTOR + 8;
+}
+
+static void check_done(struct idle_sched *s, int64_t now)
+{
+	int probing = isched_count(s, ISC_PROBING);
+	int open = open_count(s);
+	if (s->done)
+		return;
+	if (!s->ever_connected && s->failed > 0 && isched_count(s, ISC_CONNECTING) == 0)
+		s->done = ISC_NO_CONNECTION;
+	else if (s->ever_connected && open == 0 && s->opened >= max_opens(s))
+		s->done = ISC_NO_CONNECTION;
+	else if (s->ncontradicted >= 2 && firm_deaths(s, now, 1) >= 2)
+		s->done = ISC_INCONSISTENT;
+	else if (s->upper >= 0 && !probing && s->upper - s->lower <= isched_width(s, s->lower) &&
+		 ((s->ndead_ok >= 2 && firm_deaths(s, now, 0) == s->ndead_ok) ||
+		  s->p.method == ISC_NAIVE))
+		s->done = ISC_FOUND;
+	else if (s->upper < 0 && s->lower >= s->p.max_ms)
+		s->done = ISC_NOT_FOUND;
+	else if (s->upper < 0 && s->ka_ms > 0 && !probing &&
+		 s->lower >= s->ka_ms + (s->ka_ms / 2 > s->p.res_ms ? s->ka_ms / 2 : s->p.res_ms))
+		s->done = ISC_KEEPALIVE;
+	else if (now - s->start > s->p.max_ms + s->p.max_ms / 4 + 60000 +
+		 (s->p.method == ISC_NAIVE ? 3 * s->p.max_ms : 0))
+		s->done = ISC_DEADLINE;
+}
+
+/* Staggered opening: idle ages spread over the resolution even when connecting
+ * is instant (raw TCP), so a sweep after the first death has ages to test. */
+static int64_t open_gap(const struct idle_sched *s)
+{
+	return s->p.method == ISC_NAIVE ? 0 : s->p.res_ms / OPEN_SPREAD;
+}
+
+static int want_open(const struct idle_sched *s, int64_t now)
+{
+	if (open_count(s) >= s->p.max_conns ||
+	    isched_count(s, ISC_CONNECTING) >= s->p.max_handshakes ||
+	    s->opened >= max_opens(s))
+		return 0;
+	if (!s->ever_connected && s->failed)
+		return 0;	/* the first ones failed: finish fast, do not retry */
+	if (s->p.method == ISC_NAIVE || s->upper < 0)
+		return 1;
+	/* bracket phase: young connections only help when none younger than U is left */
+	if (isched_count(s, ISC_CONNECTING))
+		return 0;
+	for (int i = 0; i < s->nslots; i++)
+		if (s->c[i].st == ISC_IDLE && s->c[i].since > now - s->upper)
+			return 0;
+	return 1;
+}
+
+/* The idle connection that tests an age in [min_age, max_age] soonest: the
+ * oldest one below max_age. Returns -1 when none is below max_age. */
+static int pick(const struct idle_sched *s, int64_t now, int64_t max_age)
+{
+	int best = -1;
+	for (int i = 0; i < s->nslots; i++) {
+		if (s->c[i].st != ISC_IDLE || now - s->c[i].since > max_age)
+			continue;
+		if (best < 0 || s->c[i].since < s->c[best].since)
+			best = i;
+	}
+	return best;
+}
+
+/* The connection to probe next and the age it should have; -1 if none. */
+static int fast_choice(const struct idle_sched *s, int64_t now, int64_t *target)
+{
+	if (s->upper < 0) {
+		int64_t t = s->lower + scout_step(s);
+		*target = t < s->p.max_ms ? t : s->p.max_ms;
+		return oldest_idle(s);
+	}
+	if (s->upper - s->lower > isched_width(s, s->lower)) {
+		*target = (s->lower + s->upper) / 2;	/* bisect with a younger one */
+		return pick(s, now, s->upper - 1);
+	}
+	if (s->ndead_ok >= 2)
+		return -1;	/* narrow and confirmed: only waiting for it to be firm */
+	*target = s->upper + TOL_MS;	/* confirm the death with a second one */
+	return oldest_idle(s);
+}
+
+static int64_t naive_target(const struct idle_sched *s)
+{
+	if (s->upper < 0) {
+		int64_t t = s->lower ? 2 * s->lower : s->p.res_ms;
+		return t < s->p.max_ms ? t : s->p.max_ms;
+	}
+	return (s->lower + s->upper) / 2;
+}
+
+static struct isc_action act(enum isc_action_kind k, int conn, int64_t until)
+{
+	return (struct isc_action){ k, conn, until };
+}
+
+static struct isc_action probe(struct idle_sched *s, int i, int64_t now)
+{
+	struct isc_conn *c = &s->c[i];
+	c->st = ISC_PROBING;
+	c->probe_at = now;
+	c->probe_age = now - c->since;
+	/* counted as alive until it answers otherwise; a full table keeps it anonymous */
+	c->probe_idx = add_probe(s, c->probe_age, now, IR_ALIVE);
+	if (c->probe_idx >= 0)
+		s->probes[c->probe_idx].pending = 1;	/* no outcome yet */
+	return act(ISC_PROBE, i, 0);
+}
+
+/* After a death, test at once every connection whose age lies inside the
+ * bracket, and one older than U to confirm the death. */
+static int sweep_candidate(const struct idle_sched *s, int64_t now)
+{
+	if (s->swept || s->upper < 0)
+		return -1;
+	int confirm = -1;
+	for (int i = 0; i < s->nslots; i++) {
+		int64_t age = now - s->c[i].since;
+		if (s->c[i].st != ISC_IDLE)
+			continue;
+		if (age > s->lower && age < s->upper)
+			return i;
+		if (age >= s->upper + TOL_MS && (confirm < 0 || s->c[i].since > s->c[confirm].since))
+			confirm = i;
+	}
+	for (int i = 0; i < s->nslots; i++)
+		if (s->c[i].st == ISC_PROBING && s->c[i].probe_age >= s->upper)
+			return -1;	/* one confirmation at a time */
+	return s->ndead_ok < 2 ? confirm : -1;
+}
+
+static int64_t earliest_timeout(const struct idle_sched *s, int64_t until)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->c[i].st == ISC_PROBING && s->c[i].probe_at + s->p.probe_timeout_ms < until)
+			until = s->c[i].probe_at + s->p.probe_timeout_ms;
+	return until;
+}
+
+/* Opens a connection in a free slot; -1 when none is free. */
+static int open_slot(struct idle_sched *s, int64_t now)
+{
+	int i = free_slot(s);
+	if (i < 0)
+		return -1;
+	s->last_open = now;
+	s->c[i] = (struct isc_conn){ ISC_CONNECTING, now, 0, 0, -1 };
+	s->opened++;
+	if (open_count(s) > s->max_open)
+		s->max_open = open_count(s);
+	return i;
+}
+
+/* Probes the chosen connection once it is old enough; else lowers *until to
+ * the moment it will be. */
+static int due_probe(struct idle_sched *s, int64_t now, int64_t *until)
+{
+	if (isched_count(s, ISC_PROBING))
+		return -1;	/* outcomes first: they move the bracket */
+	if (s->upper >= 0)
+		s->swept = 1;	/* the sweep is over; from here on, single probes */
+	int64_t target = 0;
+	int o = s->p.method == ISC_NAIVE ? oldest_idle(s) : fast_choice(s, now, &target);
+	if (s->p.method == ISC_NAIVE)
+		target = naive_target(s);
+	if (o < 0)
+		return -1;
+	if (now - s->c[o].since >= target)
+		return o;
+	if (s->c[o].since + target < *until)
+		*until = s->c[o].since + target;
+	return -1;
+}
+
+struct isc_action isched_next(struct idle_sched *s, int64_t now)
+{
+	expire_probes(s, now);
+	check_done(s, now);
+	if (s->done)
+		return act(ISC_STOP, -1, 0);
+	if (s->p.method == ISC_NAIVE)
+		for (int i = 0; i < s->nslots; i++)
+			if (s->c[i].st == ISC_SUSPECT) {
+				s->c[i].st = ISC_DEAD;
+				return act(ISC_CLOSE, i, 0);
+			}
+	if (s->upper < 0)
+		s->swept = 0;
+	int i = s->p.method == ISC_FAST ? sweep_candidate(s, now) : -1;
+	if (i >= 0)
+		return probe(s, i, now);
+	int64_t open_at = s->last_open + open_gap(s), until = now + 60000;
+	int opening = want_open(s, now);
+	if (opening && (s->opened == 0 || now >= open_at) && (i = open_slot(s, now)) >= 0)
+		return act(ISC_OPEN, i, 0);
+	if (opening && open_at > now)
+		until = open_at;
+	if ((i = due_probe(s, now, &until)) >= 0)
+		return probe(s, i, now);
+	int64_t firm = firm_at(s, now);
+	if (firm > now && firm < until)
+		until = firm;
+	return act(ISC_WAIT, -1, earliest_timeout(s, until));
+}
+
+static void record(struct idle_sched *s, struct isc_conn *c, enum isc_result res, int late)
+{
+	if (c->probe_idx < 0 || c->probe_idx >= s->nprobes)
+		return;
+	s->probes[c->probe_idx].res = res;
+	s->probes[c->probe_idx].late = late;
+	s->probes[c->probe_idx].pending = 0;
+	recompute(s);
+}
+
+void isched_connected(struct idle_sched *s, int conn, int64_t now)
+{
+	struct isc_conn *c = &s->c[conn];
+	if (c->st != ISC_CONNECTING)
+		return;
+	c->st = ISC_IDLE;
+	c->since = now;
+	c->probe_idx = -1;
+	s->ever_connected = 1;
+}
+
+void isched_connect_failed(struct idle_sched *s, int conn, int64_t now)
+{
+	(void)now;
+	if (s->c[conn].st == ISC_CONNECTING) {
+		s->c[conn].st = ISC_DEAD;
+		s->failed++;
+	}
+}
+
+void isched_answer(struct idle_sched *s, int conn, int64_t now)
+{
+	struct isc_conn *c = &s->c[conn];
+	if (c->st != ISC_PROBING && c->st != ISC_SUSPECT)
+		return;
+	record(s, c, IR_ALIVE, c->st == ISC_SUSPECT);
+	c->st = ISC_IDLE;
+	c->since = now;
+}
+
+void isched_dead(struct idle_sched *s, int conn, enum isc_result how, int64_t now)
+{
+	struct isc_conn *c = &s->c[conn];
+	switch (c->st) {
+	case ISC_CONNECTING:
+		isched_connect_failed(s, conn, now);
+		return;
+	case ISC_PROBING:
+	case ISC_SUSPECT:
+		record(s, c, how == IR_ALIVE ? IR_CLOSED : how, 0);
+		break;
+	case ISC_IDLE:
+		/* died on its own while idle: the path or the server ended it at this age */
+		c->probe_at = now;
+		c->probe_age = now - c->since;
+		c->probe_idx = add_probe(s, c->probe_age, now, how == IR_ALIVE ? IR_CLOSED : how);
+		recompute(s);
+		break;
+	default:
+		return;
+	}
+	c->st = ISC_DEAD;
+}
+
+void isched_lost(struct idle_sched *s, int conn)
+{
+	if (s->c[conn].st != ISC_FREE && s->c[conn].st != ISC_DEAD)
+		s->c[conn].st = ISC_DEAD;
+}
+
+void isched_cap(struct idle_sched *s, int64_t max_ms)
+{
+	if (max_ms > 0 && max_ms < s->p.max_ms)
+		s->p.max_ms = max_ms;
+}
+
+void isched_keepalive(struct idle_sched *s, int conn, int64_t gap_ms)
+{
+	(void)conn;
+	if (gap_ms > 0 && (s->ka_ms == 0 || gap_ms < s->ka_ms))
+		s->ka_ms = gap_ms;
+}
+
+void isched_abort(struct idle_sched *s)
+{
+	if (!s->done)
+		s->done = ISC_DEADLINE;
+	s->aborted = 1;
+}
+
+int64_t isched_eta(const struct idle_sched *s, int64_t now)
+{
+	int o = oldest_idle(s);
+	int64_t since = o >= 0 ? s->c[o].since : now;
+	int64_t pt = s->p.probe_timeout_ms;
+	if (s->upper >= 0)
+		return since + s->upper + 2 * pt - s->start;
+	return since + s->p.max_ms + 2 * pt - s->start;
+}

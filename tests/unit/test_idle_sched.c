@@ -1,0 +1,316 @@
+/* Unit tests: the idle scheduler on a simulated clock and a simulated path that
+ * forgets flows idle for T ms (silently or with RST), with optional loss, server
+ * keepalives and random deaths. Checks the issue's targets: bracket contains T,
+ * width <= max(2 s, 5% T), wall <= 1.15 T + 10 s, <= 32 open, <= 4 handshakes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idle_sched.h"
+
+#define HS_MS 300	/* handshake */
+#define RTT_MS 20
+#define PT_MS 1000	/* probe timeout */
+
+struct sim {
+	int64_t T;		/* path idle timeout, 0: none */
+	int reset;		/* RST instead of silence */
+	int64_t ka;		/* server keepalive interval, 0: none */
+	int late_every;		/* every Nth answer arrives after the timeout (loss) */
+	int die_every;		/* every Nth probe dies regardless of age (broken path) */
+	int fail_connect;
+	/* per connection */
+	int64_t ready_at[ISC_MAX_CONNS];	/* handshake completes */
+	int64_t answer_at[ISC_MAX_CONNS];	/* pending echo */
+	int64_t reset_at[ISC_MAX_CONNS];	/* pending RST */
+	int64_t path_since[ISC_MAX_CONNS];	/* last traffic the middlebox saw */
+	int64_t ka_at[ISC_MAX_CONNS];		/* next server keepalive */
+	int nprobe;
+	int max_hs;
+};
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Delivers every simulated event due at now; returns the next event time. */
+static int64_t sim_events(struct sim *w, struct idle_sched *s, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	for (int i = 0; i < s->nslots; i++) {
+		if (w->ready_at[i] && w->ready_at[i] <= now) {
+			w->ready_at[i] = 0;
+			if (w->fail_connect) {
+				isched_connect_failed(s, i, now);
+			} else {
+				isched_connected(s, i, now);
+				w->path_since[i] = now;
+				w->ka_at[i] = w->ka ? now + w->ka : 0;
+			}
+		}
+		if (w->answer_at[i] && w->answer_at[i] <= now) {
+			w->answer_at[i] = 0;
+			w->path_since[i] = now;
+			isched_answer(s, i, now);
+			if (w->ka)
+				w->ka_at[i] = now + w->ka;
+		}
+		if (w->reset_at[i] && w->reset_at[i] <= now) {
+			w->reset_at[i] = 0;
+			isched_dead(s, i, IR_RESET, now);
+		}
+		/* the server's keepalive refreshes the path while it is still alive */
+		if (w->ka_at[i] && w->ka_at[i] <= now) {
+			if ((w->T == 0 || now - w->path_since[i] < w->T) &&
+			    (s->c[i].st == ISC_IDLE || s->c[i].st == ISC_PROBING)) {
+				isched_keepalive(s, i, now - w->path_since[i]);
+				w->path_since[i] = now;
+				w->ka_at[i] = now + w->ka;
+			} else {
+				w->ka_at[i] = 0;
+			}
+		}
+		int64_t e[] = { w->ready_at[i], w->answer_at[i], w->reset_at[i], w->ka_at[i] };
+		for (size_t k = 0; k < 4; k++)
+			if (e[k])
+				next = min64(next, e[k]);
+	}
+	return next;
+}
+
+static void sim_probe(struct sim *w, int i, int64_t now)
+{
+	int dead = (w->T && now - w->path_since[i] >= w->T) ||
+		   (w->die_every && ++w->nprobe % w->die_every == 0);
+	if (!dead && w->late_every && ++w->nprobe % w->late_every == 0) {
+		w->answer_at[i] = now + PT_MS + 500;	/* after the probe timeout */
+		return;
+	}
+	if (!dead)
+		w->answer_at[i] = now + RTT_MS;
+	else if (w->reset)
+		w->reset_at[i] = now + RTT_MS / 2;
+	/* silent: nothing ever comes back */
+}
+
+/* Runs a whole measurement; returns the wall time in ms. */
+static int64_t run(struct sim *w, struct idle_sched *s, enum isc_method m, int64_t max_ms)
+{
+	struct isc_params p = { m, 32, 4, 2000, max_ms, PT_MS };
+	int64_t now = 1000000;	/* any origin */
+	isched_init(s, &p, now);
+	for (int guard = 0; guard < 200000; guard++) {
+		int64_t next_ev = sim_events(w, s, now);
+		struct isc_action a = isched_next(s, now);
+		if (a.kind == ISC_STOP)
+			return now - s->start;
+		if (a.kind == ISC_OPEN) {
+			w->ready_at[a.conn] = now + HS_MS;
+			w->answer_at[a.conn] = w->reset_at[a.conn] = w->ka_at[a.conn] = 0;
+			int hs = isched_count(s, ISC_CONNECTING);
+			if (hs > w->max_hs)
+				w->max_hs = hs;
+			continue;
+		}
+		if (a.kind == ISC_PROBE) {
+			sim_probe(w, a.conn, now);
+			continue;
+		}
+		if (a.kind == ISC_CLOSE) {
+			w->answer_at[a.conn] = w->reset_at[a.conn] = w->ka_at[a.conn] = 0;
+			continue;
+		}
+		int64_t until = min64(a.until, next_ev);
+		now = until > now ? until : now + 1;
+	}
+	fail_msg("scheduler did not stop");
+	return -1;
+}
+
+static void check_found(int64_t T, int reset)
+{
+	struct sim w = { .T = T, .reset = reset };
+	struct idle_sched s;
+	int64_t wall = run(&w, &s, ISC_FAST, 1800000);
+	int64_t width = s.upper - s.lower;
+	int64_t allowed = T / 20 > 2000 ? T / 20 : 2000;
+	print_message("T=%lld %s: bracket (%lld, %lld] width %lld wall %lld (%.2f T) open<=%d hs<=%d\n",
+		      (long long)T, reset ? "reset" : "drop", (long long)s.lower, (long long)s.upper,
+		      (long long)width, (long long)wall, (double)wall / (double)T, s.max_open, w.max_hs);
+	assert_int_equal(s.done, ISC_FOUND);
+	assert_true(s.lower < T && T <= s.upper);
+	assert_true(width <= allowed);
+	assert_true(wall <= T * 115 / 100 + 10000);
+	assert_true(s.max_open <= 32);
+	assert_true(w.max_hs <= 4);
+}
+
+static void test_found_small(void **state)
+{
+	(void)state;
+	check_found(8000, 0);
+	check_found(8000, 1);
+	check_found(25000, 0);
+	check_found(25000, 1);
+}
+
+static void test_found_70(void **state)
+{
+	(void)state;
+	check_found(70000, 0);
+	check_found(70000, 1);
+	check_found(3000, 0);
+	check_found(41000, 1);
+}
+
+static void test_found_large(void **state)
+{
+	(void)state;
+	/* the well-known defaults */
+	check_found(240000, 0);
+	check_found(350000, 1);
+	check_found(1200000, 0);
+}
+
+static void test_not_found(void **state)
+{
+	(void)state;
+	struct sim w = { 0 };
+	struct idle_sched s;
+	int64_t wall = run(&w, &s, ISC_FAST, 30000);
+	assert_int_equal(s.done, ISC_NOT_FOUND);
+	assert_true(s.lower >= 30000);
+	assert_true(s.upper < 0);
+	assert_true(wall < 30000 + 10000);
+}
+
+static void test_keepalive(void **state)
+{
+	(void)state;
+	struct sim w = { .T = 20000, .ka = 3000 };
+	struct idle_sched s;
+	int64_t wall = run(&w, &s, ISC_FAST, 1800000);
+	assert_int_equal(s.done, ISC_KEEPALIVE);
+	assert_int_equal(s.ka_ms, 3000);
+	assert_true(s.upper < 0);
+	assert_true(wall < 20000);
+}
+
+/* Late answers (loss, retransmissions) must never turn into a timeout. */
+static void test_loss_no_false_timeout(void **state)
+{
+	(void)state;
+	struct sim w = { .late_every = 3 };
+	struct idle_sched s;
+	run(&w, &s, ISC_FAST, 30000);
+	assert_int_equal(s.done, ISC_NOT_FOUND);
+	int late = 0;
+	for (int i = 0; i < s.nprobes; i++)
+		late += s.probes[i].late;
+	assert_true(late > 0);
+}
+
+/* Loss with a real timeout: still found, still right. */
+static void test_loss_with_timeout(void **state)
+{
+	(void)state;
+	struct sim w = { .T = 25000, .late_every = 4 };
+	struct idle_sched s;
+	run(&w, &s, ISC_FAST, 1800000);
+	assert_int_equal(s.done, ISC_FOUND);
+	assert_true(s.lower < 25000 && 25000 <= s.upper);
+}
+
+/* Deaths unrelated to idle age: longer-idle survivors contradict them. */
+static void test_inconsistent(void **state)
+{
+	(void)state;
+	struct sim w = { .die_every = 3, .reset = 1 };
+	struct idle_sched s;
+	run(&w, &s, ISC_FAST, 60000);
+	assert_int_equal(s.done, ISC_INCONSISTENT);
+	assert_true(s.ncontradicted >= 2);
+}
+
+static void test_no_connection(void **state)
+{
+	(void)state;
+	struct sim w = { .fail_connect = 1 };
+	struct idle_sched s;
+	int64_t wall = run(&w, &s, ISC_FAST, 1800000);
+	assert_int_equal(s.done, ISC_NO_CONNECTION);
+	assert_true(wall < 2000);
+}
+
+static void test_naive(void **state)
+{
+	(void)state;
+	struct sim w = { .T = 25000 };
+	struct idle_sched s;
+	int64_t wall = run(&w, &s, ISC_NAIVE, 1800000);
+	assert_int_equal(s.done, ISC_FOUND);
+	assert_true(s.lower < 25000 && 25000 <= s.upper);
+	assert_true(s.max_open == 1);
+	/* 2+4+8+16+32 s of doubling alone exceed the fast method's whole run */
+	assert_true(wall > 60000);
+
+	/* every death costs a new connection: bisecting 64-128 s takes several */
+	struct sim w2 = { .T = 70000, .reset = 1 };
+	wall = run(&w2, &s, ISC_NAIVE, 1800000);
+	assert_int_equal(s.done, ISC_FOUND);
+	assert_true(s.lower < 70000 && 70000 <= s.upper);
+	assert_true(s.opened >= 4);
+	print_message("naive T=70000 reset: bracket (%lld, %lld] wall %lld with %d connections\n",
+		      (long long)s.lower, (long long)s.upper, (long long)wall, s.opened);
+}
+
+static void test_width_and_names(void **state)
+{
+	(void)state;
+	struct idle_sched s;
+	struct isc_params p = { ISC_FAST, 32, 4, 2000, 60000, 3000 };
+	isched_init(&s, &p, 0);
+	assert_int_equal(isched_width(&s, 10000), 2000);
+	assert_int_equal(isched_width(&s, 100000), 5000);
+	assert_string_equal(idle_result_name(IR_SILENT), "silent");
+	assert_string_equal(idle_result_name(IR_RESET), "reset");
+	/* first actions: staggered handshakes, never more than four in flight */
+	int64_t t = 0;
+	for (int i = 0; i < 3; i++) {
+		struct isc_action a = isched_next(&s, t);
+		assert_int_equal(a.kind, ISC_OPEN);
+		a = isched_next(&s, t);
+		assert_int_equal(a.kind, ISC_WAIT);
+		assert_true(a.until > t && a.until <= t + 2000 / 24);
+		t = a.until;
+	}
+	assert_int_equal(isched_next(&s, t).kind, ISC_OPEN);
+	assert_int_equal(isched_next(&s, t + 500).kind, ISC_WAIT);	/* four in flight */
+	isched_connected(&s, 0, t + 500);
+	assert_int_equal(isched_next(&s, t + 500).kind, ISC_OPEN);
+	isched_abort(&s);
+	assert_int_equal(isched_next(&s, 1).kind, ISC_STOP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_found_small),
+		cmocka_unit_test(test_found_70),
+		cmocka_unit_test(test_found_large),
+		cmocka_unit_test(test_not_found),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_loss_no_false_timeout),
+		cmocka_unit_test(test_loss_with_timeout),
+		cmocka_unit_test(test_inconsistent),
+		cmocka_unit_test(test_no_connection),
+		cmocka_unit_test(test_naive),
+		cmocka_unit_test(test_width_and_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
