@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "idle.h"
 #include "log.h"
 #include "proc.h"
 #include "sshconf_parse.h"
@@ -91,12 +92,10 @@ long audit_detection(long interval, long countmax, int server, int major, int mi
 	return interval * (countmax + 1);
 }
 
+/* One rule for the whole tool: the interval idle prescribes. */
 long audit_prescribed_interval(long idle_s)
 {
-	long i = idle_s / 2;	/* two chances to refresh the middlebox before it forgets */
-	if (i > 60)
-		i = 60;
-	return i < 1 ? 1 : i;
+	return idle_safe_interval((double)idle_s);
 }
 
 /* --- client ------------------------------------------------------------------ */

@@ -19,6 +19,8 @@ struct audit_opts {
 	long idle_timeout_s;		/* --idle-timeout, 0 when not given */
 	int skip_server;		/* the server is elsewhere and not --remote: leave
 					 * this machine's sshd out (doctor) */
+	int no_kernel_fix;		/* --fix leaves the machine-wide sysctls alone (doctor:
+					 * its cure is the SSH keepalive) */
 };
 
 /* A value with where it came from ("FILE:LINE", "default", "ssh -G", ...). */

@@ -302,13 +302,11 @@ static int plan_kernel(const struct audit_opts *o, const struct audit_facts *f, 
 	int server_ok = f->server_known && f->cai.v > 0 && f->cai.v < f->idle_s;
 	if (!f->kernel_known || f->ka_time < f->idle_s || client_ok || server_ok)
 		return 0;
-	/* SSH keepalives being fixed make the machine-wide TCP change unnecessary. */
-	for (size_t i = 0; i < p->n; i++)
-		if (p->files[i].kind == FF_CLIENT || p->files[i].kind == FF_SERVER) {
-			strvec_push(&p->notes, "kernel: tcp_keepalive_* left alone, the SSH "
-				    "keepalives being fixed protect the session");
-			return 0;
-		}
+	if (o->no_kernel_fix) {
+		strvec_push(&p->notes, "kernel: tcp_keepalive_* left alone (machine-wide); the SSH "
+			    "keepalives protect the session");
+		return 0;
+	}
 	if (o->remote) {
 		strvec_push(&p->notes, "--remote: the server's kernel is not changed from here");
 		return 0;

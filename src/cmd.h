@@ -50,6 +50,11 @@ int opts_parse(struct ctx *ctx, int argc, char **argv, struct sshopts *so,
 void cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void cmd_print_help(FILE *out, const struct cmd_entry *cmd);
 
+/* Exactly one TARGET at argv[first], parsed into t (usage error printed when not).
+ * Returns 0 or EXIT_USAGE. */
+int cmd_one_target(const struct cmd_entry *cmd, int argc, char **argv, int first,
+		   const struct sshopts *so, struct target *t);
+
 /* Prints the report as text or JSON and returns the exit code for its status. */
 int cmd_finish(struct ctx *ctx, struct report *r);
 

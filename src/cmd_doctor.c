@@ -51,25 +51,18 @@ static int doctor_exec(struct ctx *ctx, int argc, char **argv)
 	struct doctor_cli c = { .cmd = ctx->cmd };
 	struct sshopts so = { 0 };
 	struct target t = { 0 };
-	char *err = NULL;
 	int code = 0;
 	int first = opts_parse(ctx, argc, argv, &so, doctor_opt, &c, &code);
 	if (first < 0)
 		goto out;
 	code = EXIT_USAGE;
-	if (first != argc - 1) {
-		cmd_usage_error(ctx->cmd, first >= argc ? "missing TARGET" : "unexpected argument '%s'",
-				argv[argc - 1]);
-		goto out;
-	}
 	if (c.o.yes && !c.o.fix) {
 		cmd_usage_error(ctx->cmd, "--yes goes with --fix");
 		goto out;
 	}
-	if (target_parse(&t, argv[first], &so, &err) < 0) {
-		cmd_usage_error(ctx->cmd, "%s", err);
+	code = cmd_one_target(ctx->cmd, argc, argv, first, &so, &t);
+	if (code)
 		goto out;
-	}
 	if (!c.idle_max_set)
 		c.o.idle_max_ms = c.o.quick ? 2 * 60000 : 10 * 60000;
 	c.o.logs = (const char *const *)c.logs.v;
@@ -82,7 +75,6 @@ static int doctor_exec(struct ctx *ctx, int argc, char **argv)
 	code = cmd_finish(ctx, &r);
 	report_free(&r);
 out:
-	free(err);
 	strvec_clear(&c.logs);
 	target_free(&t);
 	sshopts_free(&so);

@@ -73,28 +73,19 @@ static int idle_exec(struct ctx *ctx, int argc, char **argv)
 	struct sshopts so = { 0 };
 	struct target t = { 0 };
 	struct report r;
-	char *err = NULL;
 	int code = 0;
 	int first = opts_parse(ctx, argc, argv, &so, idle_opt, &c, &code);
 	if (first < 0)
 		goto out;
-	code = EXIT_USAGE;
-	if (first != argc - 1) {
-		cmd_usage_error(ctx->cmd, first >= argc ? "missing TARGET" : "unexpected argument '%s'",
-				argv[argc - 1]);
+	code = cmd_one_target(ctx->cmd, argc, argv, first, &so, &t);
+	if (code)
 		goto out;
-	}
-	if (target_parse(&t, argv[first], &so, &err) < 0) {
-		cmd_usage_error(ctx->cmd, "%s", err);
-		goto out;
-	}
 	c.o.progress = ctx->tty && !ctx->json && isatty(STDERR_FILENO);
 	report_init(&r, "idle");
 	idle_run(&c.o, &t, &so, &r);
 	code = cmd_finish(ctx, &r);
 	report_free(&r);
 out:
-	free(err);
 	target_free(&t);
 	sshopts_free(&so);
 	return code;

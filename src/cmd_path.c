@@ -52,22 +52,10 @@ static int path_exec(struct ctx *ctx, int argc, char **argv)
 	int first = opts_parse(ctx, argc, argv, &so, path_opt, &o, &code);
 	if (first < 0)
 		goto out;
-	if (first != argc - 1) {
-		if (first >= argc)
-			cmd_usage_error(ctx->cmd, "no target given");
-		else
-			cmd_usage_error(ctx->cmd, "unexpected argument '%s'", argv[first + 1]);
-		code = EXIT_USAGE;
-		goto out;
-	}
 	struct target t;
-	char *err = NULL;
-	if (target_parse(&t, argv[first], &so, &err) < 0) {
-		cmd_usage_error(ctx->cmd, "%s", err);
-		free(err);
-		code = EXIT_USAGE;
+	code = cmd_one_target(ctx->cmd, argc, argv, first, &so, &t);
+	if (code)
 		goto out;
-	}
 	struct report r;
 	report_init(&r, "path");
 	path_run(&o, &t, &so, &r);

@@ -125,6 +125,9 @@ static void path_quality(const struct report *r, struct diagnosis *d)
 	const struct finding *jit = worst_with_prefix(r, "path.jitter", SEV_WARNING);
 	const struct finding *inc = worst_with_prefix(r, "path.inconsistent", SEV_WARNING);
 	const struct finding *lat = worst_with_prefix(r, "path.latency", SEV_WARNING);
+	const struct finding *net = with_id(r, "logs.network-drops", SEV_WARNING);
+	if (!loss && !jit && !inc && !lat)
+		loss = net;	/* only the logs saw it */
 	if (!loss && !jit && !inc && !lat)
 		return;
 	const struct finding *top = loss ? loss : inc ? inc : jit ? jit : lat;
@@ -136,6 +139,8 @@ static void path_quality(const struct report *r, struct diagnosis *d)
 	cite(k, inc);
 	cite(k, jit);
 	cite(k, lat);
+	if (net != loss)
+		cite(k, net);
 	if (k)
 		k->fix_from = fix_index(r, top);
 }
@@ -154,32 +159,55 @@ static void mtu(const struct report *r, struct diagnosis *d)
 		k->fix_from = fix_index(r, bh);
 }
 
+/* The logs: drops at the same moment for everyone (kernel, restarts, OOM). */
 static void server_side(const struct report *r, struct diagnosis *d)
 {
-	static const char *const ids[] = { "kernel.oom-kill", "kernel.nic-reset", "kernel.link-down",
-					   "server.restart" };
-	struct cause *k = NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
-		const struct finding *f = worst_with_prefix(r, ids[i], SEV_WARNING);
-		if (!f)
-			continue;
-		if (!k)
-			k = add_cause(d, "cause.server", CONF_MEDIUM, SEV_WARNING,
-				      "The server dropped sessions for everyone at once (%s)", f->title);
-		cite(k, f);
-		if (k && k->fix_from < 0)
-			k->fix_from = fix_index(r, f);
+	static const char *const also[] = { "logs.oom-kill", "logs.server-restart", "logs.kernel-link" };
+	const struct finding *corr = with_id(r, "logs.correlated-drops", SEV_WARNING);
+	const struct finding *oom = with_id(r, "logs.oom-kill", SEV_WARNING);
+	if (corr || oom) {
+		const struct finding *top = corr ? corr : oom;
+		struct cause *k = add_cause(d, "cause.server", corr ? CONF_HIGH : CONF_MEDIUM,
+					    top->sev, "The server side drops sessions for everyone at once: %s",
+					    top->title);
+		cite(k, top);
+		for (size_t i = 0; i < ARRAY_SIZE(also); i++)
+			if (strcmp(also[i], top->id))
+				cite(k, with_id(r, also[i], SEV_INFO));
+		if (k)
+			k->fix_from = fix_index(r, top);
 	}
-	const struct finding *lim = worst_with_prefix(r, "limit.", SEV_WARNING);
+	const struct finding *lim = worst_with_prefix(r, "logs.maxstartups", SEV_WARNING);
+	if (!lim)
+		lim = worst_with_prefix(r, "logs.penalty", SEV_WARNING);
 	if (!lim)
 		lim = with_id(r, "server.maxstartups", SEV_WARNING);
 	if (lim) {
-		k = add_cause(d, "cause.server-limits", CONF_MEDIUM, SEV_WARNING,
-			      "The server refuses connections at its limits (%s)", lim->title);
+		struct cause *k = add_cause(d, "cause.server-limits", CONF_MEDIUM, SEV_WARNING,
+					    "The server refuses connections at its limits (%s)", lim->title);
 		cite(k, lim);
 		if (k)
 			k->fix_from = fix_index(r, lim);
 	}
+}
+
+/* Without a measurement, the logs' own idle-timeout signature still points there. */
+static void idle_from_logs(const struct report *r, struct diagnosis *d)
+{
+	const struct finding *sig = with_id(r, "logs.idle-timeout", SEV_WARNING);
+	for (size_t i = 0; i < d->ncauses; i++)
+		if (!strcmp(d->causes[i].id, "cause.idle-timeout")) {
+			cite(&d->causes[i], sig);
+			return;
+		}
+	if (!sig)
+		return;
+	struct cause *k = add_cause(d, "cause.idle-timeout", CONF_MEDIUM, SEV_WARNING,
+				    "The logs show the signature of an idle timeout: %s", sig->title);
+	cite(k, sig);
+	cite(k, with_id(r, "logs.client-timeout", SEV_WARNING));
+	if (k)
+		k->fix_from = fix_index(r, sig);
 }
 
 static int cause_rank(const struct cause *k)
@@ -200,6 +228,7 @@ void diagnose(const struct report *r, struct diagnosis *d)
 	mtu(r, d);
 	path_quality(r, d);
 	server_side(r, d);
+	idle_from_logs(r, d);
 	qsort(d->causes, d->ncauses, sizeof(d->causes[0]), cmp_cause);
 }
 

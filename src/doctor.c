@@ -293,7 +293,7 @@ static void add_cause_findings(struct doctor *x)
 static void apply_fix(struct doctor *x)
 {
 	struct audit_opts ao = { .target = x->t, .so = x->so, .remote = x->o->remote,
-				 .skip_server = !x->o->remote && !x->local };
+				 .skip_server = !x->o->remote && !x->local, .no_kernel_fix = 1 };
 	struct fixplan p;
 	char *err = NULL;
 	x->fix = json_object_new_object();

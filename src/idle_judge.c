@@ -35,7 +35,8 @@ int idle_via_parse(const char *s, enum idle_via *v)
 
 long idle_safe_interval(double lower_s)
 {
-	long i = (long)(lower_s * 0.6);	/* truncation: rounds down */
+	/* half the timeout: two chances to refresh the middlebox before it forgets */
+	long i = (long)(lower_s / 2);	/* truncation: rounds down */
 	if (i > 60)
 		i = 60;
 	return i < 1 ? 1 : i;

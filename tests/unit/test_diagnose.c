@@ -112,6 +112,36 @@ static void test_mtu_outranks_loss(void **state)
 	report_free(&r);
 }
 
+static void test_logs_causes(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	report_add(&r, SEV_CRITICAL, "logs.correlated-drops", "12 disconnects within 5 s of a NIC reset");
+	report_add(&r, SEV_INFO, "logs.kernel-link", "3 link-down events");
+	report_add(&r, SEV_CRITICAL, "logs.idle-timeout", "40 sessions ended after 300-310 s");
+	report_add(&r, SEV_WARNING, "logs.maxstartups", "drops past MaxStartups");
+	diagnose(&r, &d);
+	assert_int_equal(d.ncauses, 3);
+	assert_string_equal(d.causes[0].id, "cause.server");
+	assert_int_equal(d.causes[0].conf, CONF_HIGH);
+	/* the link-down events are cited as supporting evidence */
+	int cited = 0;
+	for (size_t i = 0; i < d.causes[0].evidence.n; i++)
+		cited |= strstr(d.causes[0].evidence.v[i], "logs.kernel-link") != NULL;
+	assert_true(cited);
+	int idle = 0, limits = 0;
+	for (size_t i = 0; i < d.ncauses; i++) {
+		idle |= !strcmp(d.causes[i].id, "cause.idle-timeout") && d.causes[i].conf == CONF_MEDIUM;
+		limits |= !strcmp(d.causes[i].id, "cause.server-limits");
+	}
+	assert_true(idle);
+	assert_true(limits);
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_establishment_stops_everything),
 		cmocka_unit_test(test_loss_without_timeout),
 		cmocka_unit_test(test_mtu_outranks_loss),
+		cmocka_unit_test(test_logs_causes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
