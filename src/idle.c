@@ -308,19 +308,14 @@ static void on_handshake_timeout(struct evloop *ev, void *arg)
 static int open_ssh(struct iconn *c)
 {
 	struct idle_ctx *x = c->x;
-	static const char *const ours[] = {
-		"BatchMode=yes", "ServerAliveInterval=0", "TCPKeepAlive=no", "ControlMaster=no",
-		"ControlPath=none", "ConnectTimeout=10", "RequestTTY=no", "ForwardAgent=no",
-		"ForwardX11=no", "ClearAllForwardings=yes", "PermitLocalCommand=no",
+	static const char *const ours[] = {	/* keepalives off: they would hide T */
+		"ServerAliveInterval=0", "TCPKeepAlive=no", "ConnectTimeout=10", "ForwardAgent=no",
+		"ForwardX11=no",
 	};
 	struct strvec argv = { 0 };
 	strvec_push(&argv, "ssh");
 	strvec_push(&argv, "-v");	/* shows the server's keepalives */
-	/* ours first: for ssh, the first value given wins */
-	for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
-		strvec_push(&argv, "-o");
-		strvec_push(&argv, ours[i]);
-	}
+	target_ssh_session_opts(&argv, ours, ARRAY_SIZE(ours));
 	target_ssh_args(x->t, x->so, &argv);
 	strvec_push(&argv, "cat");
 	int rc = proc_spawn(&c->p, argv.v, PROC_STDIN | PROC_STDOUT | PROC_STDERR);

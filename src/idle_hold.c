@@ -126,15 +126,10 @@ static void on_interrupt(struct evloop *ev, void *arg)
 int idle_hold(struct target *t, const struct sshopts *so, int64_t hold_ms, char *why,
 	      size_t whylen)
 {
-	static const char *const ours[] = { "BatchMode=yes", "ControlMaster=no", "ControlPath=none",
-					    "RequestTTY=no", "ClearAllForwardings=yes" };
 	struct hold h = { .hold_ms = hold_ms, .result = -1, .why = why, .whylen = whylen };
 	struct strvec argv = { 0 };
 	strvec_push(&argv, "ssh");
-	for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
-		strvec_push(&argv, "-o");
-		strvec_push(&argv, ours[i]);
-	}
+	target_ssh_session_opts(&argv, NULL, 0);	/* the user's keepalives stay theirs */
 	target_ssh_args(t, so, &argv);
 	strvec_push(&argv, "cat");
 	snprintf(why, whylen, "could not run ssh");

@@ -164,14 +164,7 @@ static void build_argv(struct strvec *av, const struct sessenv *e, const char *s
 		strvec_pushf(av, "ProxyCommand='%s' relay%s --report %s %%h %%p", self,
 			     so->family == 4 ? " -4" : so->family == 6 ? " -6" : "", lname);
 	}
-	static const char *const fixed[] = {
-		"BatchMode=yes", "ControlMaster=no", "ControlPath=none", "ClearAllForwardings=yes",
-		"PermitLocalCommand=no",
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
-		strvec_push(av, "-o");
-		strvec_push(av, fixed[i]);
-	}
+	target_ssh_session_opts(av, NULL, 0);
 	/* ssh's own KEXINIT with the full default lists is bigger than a black
 	 * hole lets through: login would hang before we could measure anything. */
 	if (e->small_kex) {

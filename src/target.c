@@ -175,6 +175,17 @@ void target_ssh_args(const struct target *t, const struct sshopts *so, struct st
 	strvec_push(argv, t->host);
 }
 
+void target_ssh_session_opts(struct strvec *argv, const char *const *extra, size_t nextra)
+{
+	static const char *const common[] = { "BatchMode=yes", "ControlMaster=no", "ControlPath=none",
+					      "ClearAllForwardings=yes", "PermitLocalCommand=no",
+					      "RequestTTY=no" };
+	for (size_t i = 0; i < ARRAY_SIZE(common) + nextra; i++) {
+		strvec_push(argv, "-o");
+		strvec_push(argv, i < ARRAY_SIZE(common) ? common[i] : extra[i - ARRAY_SIZE(common)]);
+	}
+}
+
 int target_resolve(struct target *t, const struct sshopts *so, char **err)
 {
 	struct strvec argv = { 0 };

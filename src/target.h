@@ -40,6 +40,12 @@ void target_free(struct target *t);
  * host) to argv, which must already hold "ssh" and any leading options. */
 void target_ssh_args(const struct target *t, const struct sshopts *so, struct strvec *argv);
 
+/* The options every ssh that holds a session of the tool's own gets, then extra
+ * ("Key=value" each), all as -o before the user's (first value wins): never prompt,
+ * never share a multiplexed connection (its socket would not be ours to measure),
+ * no forwarding, no local command, no tty. */
+void target_ssh_session_opts(struct strvec *argv, const char *const *extra, size_t nextra);
+
 /* Runs `ssh -G` and fills the effective values. Returns 0, or -1 with *err. */
 int target_resolve(struct target *t, const struct sshopts *so, char **err);
 

@@ -90,6 +90,25 @@ static void test_ssh_args(void **state)
 	sshopts_free(&so);
 }
 
+static void test_session_opts(void **state)
+{
+	(void)state;
+	static const char *const extra[] = { "ServerAliveInterval=0" };
+	struct strvec argv = { 0 };
+	target_ssh_session_opts(&argv, extra, 1);
+	assert_int_equal(argv.n % 2, 0);
+	int batch = 0, nomux = 0;
+	for (size_t i = 0; i + 1 < argv.n; i += 2) {
+		assert_string_equal(argv.v[i], "-o");
+		batch |= !strcmp(argv.v[i + 1], "BatchMode=yes");
+		nomux |= !strcmp(argv.v[i + 1], "ControlPath=none");
+	}
+	assert_true(batch);	/* never a password prompt that hangs */
+	assert_true(nomux);	/* never someone else's multiplexed socket */
+	assert_string_equal(argv.v[argv.n - 1], "ServerAliveInterval=0");
+	strvec_clear(&argv);
+}
+
 static void test_resolve_with_ssh_G(void **state)
 {
 	(void)state;
@@ -121,6 +140,7 @@ int main(void)
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ssh_args),
+		cmocka_unit_test(test_session_opts),
 		cmocka_unit_test(test_resolve_with_ssh_G),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
