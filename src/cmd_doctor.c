@@ -68,7 +68,7 @@ static int doctor_exec(struct ctx *ctx, int argc, char **argv)
 	c.o.logs = (const char *const *)c.logs.v;
 	c.o.nlogs = c.logs.n;
 	c.o.progress = !ctx->json && log_level >= LOG_INFO &&
-		       (isatty(STDERR_FILENO) || log_level >= LOG_VERBOSE || getenv("SSHDOCTOR_PROGRESS"));
+		       (isatty(STDERR_FILENO) || log_level >= LOG_VERBOSE);
 	struct report r;
 	report_init(&r, "doctor");
 	doctor_run(&c.o, &t, &so, &r);
