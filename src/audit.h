@@ -110,6 +110,11 @@ char *audit_fix_diff(const struct fixplan *p);
 int audit_fix_apply(const struct audit_opts *o, struct fixplan *p, int reload, struct strbuf *log,
 		    char **err);
 void audit_fix_free(struct fixplan *p);
+/* plan + diff, and with yes apply: what `audit --fix` and `doctor --fix` both do.
+ * *out = {"notes", "diff", "applied", with yes "log"; on failure "error"}.
+ * Returns 0, or -1 with *err (caller frees); *out is set either way. */
+int audit_fix_run(const struct audit_opts *o, const struct audit_facts *f, int yes, int reload,
+		  struct json_object **out, char **err);
 /* Restores the last change set (fileio_undo_last). 1: nothing to undo. */
 int audit_undo(struct strbuf *log, char **err);
 

@@ -362,6 +362,36 @@ char *audit_fix_diff(const struct fixplan *p)
 	return sb.buf;
 }
 
+int audit_fix_run(const struct audit_opts *o, const struct audit_facts *f, int yes, int reload,
+		  struct json_object **out, char **err)
+{
+	struct json_object *m = json_object_new_object();
+	struct fixplan p;
+	int rc = audit_fix_plan(o, f, &p, err);
+	*out = m;
+	if (rc == 0) {
+		struct json_object *notes = json_object_new_array();
+		for (size_t i = 0; i < p.notes.n; i++)
+			json_object_array_add(notes, json_object_new_string(p.notes.v[i]));
+		json_object_object_add(m, "notes", notes);
+		char *diff = audit_fix_diff(&p);
+		json_object_object_add(m, "diff", json_object_new_string(diff));
+		free(diff);
+	}
+	if (rc == 0 && yes) {
+		struct strbuf log = { 0 };
+		sb_adds(&log, "");
+		rc = audit_fix_apply(o, &p, reload, &log, err);
+		json_object_object_add(m, "log", json_object_new_string(log.buf));
+		sb_free(&log);
+	}
+	json_object_object_add(m, "applied", json_object_new_boolean(rc == 0 && yes && p.n > 0));
+	if (rc < 0)
+		json_object_object_add(m, "error", json_object_new_string(*err));
+	audit_fix_free(&p);
+	return rc;
+}
+
 void audit_fix_free(struct fixplan *p)
 {
 	for (size_t i = 0; i < p->n; i++) {

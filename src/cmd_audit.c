@@ -155,41 +155,20 @@ static int audit_exec(struct ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (c.fix) {
-		struct fixplan p;
-		struct json_object *m = json_object_new_object();
-		if (audit_fix_plan(&o, &f, &p, &err) < 0) {
+		struct json_object *m;
+		if (audit_fix_run(&o, &f, c.yes, c.reload, &m, &err) < 0) {
+			struct json_object *log = json_object_object_get(m, "log");
 			fprintf(stderr, "sshdoctor audit --fix: %s\n", err);
+			if (log)
+				fputs(json_object_get_string(log), stderr);
 			free(err);
 			json_object_put(m);
-			audit_fix_free(&p);
 			report_free(&r);
 			code = EXIT_IOERR;
 			goto out;
 		}
-		struct json_object *notes = json_object_new_array();
-		for (size_t i = 0; i < p.notes.n; i++)
-			json_object_array_add(notes, json_object_new_string(p.notes.v[i]));
-		json_object_object_add(m, "notes", notes);
-		if (!c.yes) {
-			char *diff = audit_fix_diff(&p);
-			json_object_object_add(m, "diff", json_object_new_string(diff));
-			json_object_object_add(m, "applied", json_object_new_boolean(0));
-			free(diff);
-		} else {
-			struct strbuf log = { 0 };
-			sb_add(&log, "", 0);
-			int rc = audit_fix_apply(&o, &p, c.reload, &log, &err);
-			if (rc < 0) {
-				fprintf(stderr, "sshdoctor audit --fix: %s\n", err);
-				free(err);
-				fputs(log.buf, stderr);
-				sb_free(&log);
-				json_object_put(m);
-				audit_fix_free(&p);
-				report_free(&r);
-				code = EXIT_IOERR;
-				goto out;
-			}
+		if (c.yes) {
+			json_object_object_del(m, "diff");	/* --yes reports what it did: the log */
 			/* Show the state after the fix, measured again. */
 			report_free(&r);
 			report_init(&r, "audit");
@@ -198,11 +177,7 @@ static int audit_exec(struct ctx *ctx, int argc, char **argv)
 				free(err);
 				r.unknown = 1;
 			}
-			json_object_object_add(m, "applied", json_object_new_boolean(p.n > 0));
-			json_object_object_add(m, "log", json_object_new_string(log.buf));
-			sb_free(&log);
 		}
-		audit_fix_free(&p);
 		report_measure(&r, "fix", m, fix_text);
 	}
 	if (have_t && f.ehost[0])	/* the effective values, as ssh -G says */

@@ -323,34 +323,16 @@ static void apply_fix(struct doctor *x)
 {
 	struct audit_opts ao = { .target = x->t, .so = x->so, .remote = x->o->remote,
 				 .skip_server = !x->o->remote && !x->local, .no_kernel_fix = 1 };
-	struct fixplan p;
 	char *err = NULL;
-	x->fix = json_object_new_object();
-	if (!x->audited || audit_fix_plan(&ao, &x->af, &p, &err) < 0) {
-		json_object_object_add(x->fix, "error", json_object_new_string(err ? err : "no audit"));
+	if (!x->audited) {
+		x->fix = json_object_new_object();
+		json_object_object_add(x->fix, "error", json_object_new_string("no audit"));
 		json_object_object_add(x->fix, "applied", json_object_new_boolean(0));
-		free(err);
 		return;
 	}
-	char *diff = audit_fix_diff(&p);
-	json_object_object_add(x->fix, "diff", json_object_new_string(diff));
-	free(diff);
-	int applied = 0;
-	if (x->o->yes && p.n > 0) {
-		struct strbuf log = { 0 };
-		sb_adds(&log, "");
-		if (audit_fix_apply(&ao, &p, 0, &log, &err) == 0) {
-			applied = 1;
-		} else {
-			json_object_object_add(x->fix, "error", json_object_new_string(err));
-			free(err);
-		}
-		json_object_object_add(x->fix, "log", json_object_new_string(log.buf));
-		sb_free(&log);
-	}
-	json_object_object_add(x->fix, "applied", json_object_new_boolean(applied));
+	audit_fix_run(&ao, &x->af, x->o->yes, 0, &x->fix, &err);	/* errors land in x->fix */
+	free(err);
 	json_object_object_add(x->fix, "undo", json_object_new_string("sshdoctor audit --undo"));
-	audit_fix_free(&p);
 }
 
 /* Proof: a real session, with the user's settings as they are now, held idle
