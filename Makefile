@@ -4,7 +4,7 @@
 CC ?= cc
 PREFIX ?= /usr/local
 DESTDIR ?=
-PKGS := json-c zlib libsystemd
+PKGS := json-c zlib libsystemd libcrypto sqlite3
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -21,7 +21,7 @@ OBJS = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 LIB_OBJS = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps check unit integration asan clang fuzz bench demo install clean lab-test
+.PHONY: all deps check unit integration asan clang fuzz bench demo install clean lab-test deb deb-check
 
 all: $(BUILD)/sshdoctor
 
@@ -74,6 +74,19 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/sshdoctor $(DESTDIR)$(PREFIX)/bin/sshdoctor
 	install -m 644 doc/sshdoctor.1 $(DESTDIR)$(PREFIX)/share/man/man1/sshdoctor.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+	install -m 644 completions/sshdoctor.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/sshdoctor
+	install -m 644 completions/_sshdoctor $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sshdoctor
+
+# The Debian package, built in a copy of the tree (build/ stays as it is).
+deb: deps
+	./scripts/deb.sh build/deb
+
+# Builds it, lintian (no errors), dpkg -i, runs it, dpkg --purge (needs root).
+deb-check: deps
+	./tests/deb_check.sh
 
 clean:
 	rm -rf build

@@ -24,42 +24,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 rc=0
 
-cat >"$DIR/fleet.py" <<'PY'
-import asyncio, resource, struct, sys
-# An SSH responder on many loopback ports: identification and a KEXINIT, both
-# after a fixed delay, like a server far away.
-base, n, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
-def namelist(s): return struct.pack("!I", len(s)) + s
-lists = [b"curve25519-sha256", b"ssh-ed25519", b"chacha20-poly1305@openssh.com",
-         b"chacha20-poly1305@openssh.com", b"hmac-sha2-256", b"hmac-sha2-256",
-         b"none", b"none", b"", b""]
-payload = b"\x14" + b"\0" * 16 + b"".join(namelist(x) for x in lists) + b"\0" + b"\0\0\0\0"
-pad = 8 - (5 + len(payload)) % 8
-pad += 8 if pad < 4 else 0
-kexinit = struct.pack("!IB", 1 + len(payload) + pad, pad) + payload + b"\0" * pad
-async def handle(r, w):
-    await asyncio.sleep(delay)
-    w.write(b"SSH-2.0-OpenSSH_9.2p1 fleet\r\n" + kexinit)
-    await w.drain()
-    try:
-        await asyncio.wait_for(r.read(65536), 10)
-    except Exception:
-        pass
-    w.close()
-async def main():
-    for p in range(base, base + n):
-        await asyncio.start_server(handle, "127.0.0.1", p, backlog=1024)
-    print("ready", flush=True)
-    await asyncio.Event().wait()
-asyncio.run(main())
-PY
-
 # --- 1. overhead per phase ---
 # Against an instant responder (no fork per connection, so the comparison is not
 # drowned in the server's own jitter), then for information against a real sshd.
 IPORT=$((19000 + RANDOM % 900))
-python3 "$DIR/fleet.py" "$IPORT" 1 0 >"$DIR/instant.out" 2>&1 &
+python3 tests/lab/ssh_responder.py "$IPORT" 1 --nofile 8192 >"$DIR/instant.out" 2>&1 &
 PIDS+=($!)
 PORT=$((20000 + RANDOM % 10000))
 ssh-keygen -q -t ed25519 -N '' -f "$DIR/hostkey"
@@ -132,7 +101,7 @@ compare "$PORT" "OpenSSH sshd (information: sshd forks per connection)"
 
 # --- 2. fleet: NFLEET targets in one run vs the slowest single target ---
 FBASE=$((10000 + RANDOM % 9000))	# below the ephemeral range
-python3 "$DIR/fleet.py" "$FBASE" "$NFLEET" 0.3 >"$DIR/fleet.out" 2>&1 &
+python3 tests/lab/ssh_responder.py "$FBASE" "$NFLEET" --delay 0.3 --nofile 8192 >"$DIR/fleet.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 200); do grep -q ready "$DIR/fleet.out" && break; sleep 0.05; done
 grep -q ready "$DIR/fleet.out" || { echo "FAIL: fleet responder"; cat "$DIR/fleet.out"; exit 1; }

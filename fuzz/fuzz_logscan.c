@@ -25,11 +25,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct logevent ev;
 		if (logscan_classify(&l, &ev) > 0 && (ev.ev <= LEV_NONE || ev.ev >= LEV_NKINDS))
 			abort();
-		if (strlen(ev.addr) >= sizeof(ev.addr) || strlen(ev.user) >= sizeof(ev.user))
+		if (strlen(ev.addr) >= sizeof(ev.addr) || strlen(ev.user) >= sizeof(ev.user) ||
+		    strnlen(l.host, sizeof(l.host)) >= sizeof(l.host))
 			abort();
 	}
 	/* the same bytes as a multi-line log through the engine, with a tiny table */
-	struct logs_opts o = { .since_ms = -1, .until_ms = -1, .max_open = 2, .sessions = 1,
+	struct logs_opts o = { .since_ms = -1, .until_ms = -1, .max_open = 2, .sessions = 1, .unrecognized = 1,
 			       .ref_wall_ms = 1795237818000LL };
 	struct logs_state *st = logs_new(&o);
 	logs_source_begin(st, "fuzz", 0);

@@ -28,6 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct report r;
 	report_init(&r, "connect");
 	connect_analyse_login(&r, size & 1 ? "label" : NULL, v, (int)(size & 2), 10000);
+	/* the kex-stall retry path: the same transcript as first try and retry */
+	struct strvec kex = { 0 }, opts = { 0 };
+	strvec_push(&kex, "curve25519-sha256");
+	if (connect_kex_stalled(v, (int)(size & 2)) && connect_kex_retry_opts(v, &kex, &opts))
+		connect_analyse_kex_retry(&r, NULL, "h", v, v, (int)(size & 4), 10000, &opts);
+	connect_analyse_kex_retry(&r, "l", NULL, v, v, 1, 10000, &opts);
+	strvec_clear(&kex);
+	strvec_clear(&opts);
 	report_free(&r);
 	free(v);
 	return 0;

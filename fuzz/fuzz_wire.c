@@ -56,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *err;
 	if (wire_kexinit_parse(&k, data, size, &err) == 0)
 		wire_kexinit_free(&k);
+	wire_ident_free(w);
 	free(w);
 	return 0;
 }

@@ -1,14 +1,21 @@
-/* audit.c - probes (ssh -G, sshd -T, our parser, sysctls, stored idle result)
- * and the pure analyser that turns them into findings. */
+/* audit.c - the probes of audit: ssh -G, sshd -T [-C], our parser, sysctls, the
+ * stored idle result, the --remote script. audit_judge.c turns them into findings. */
 #include "audit.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
+#include "askpass.h"
 #include "idle.h"
 #include "log.h"
 #include "proc.h"
@@ -57,9 +64,83 @@ char *audit_rooted(const char *root, const char *path)
 	return xasprintf("%s%s", root, path);
 }
 
+/* The sshd that audit and --fix ask (-T, -t): the one serving the config when
+ * a running listener names it, so a second OpenSSH on the machine (built from
+ * source, a backport) judges its own config; else the system's. */
+static char sshd_bin[PATH_MAX];
+
+/* True when the running process pid is an sshd listener reading cfg. */
+static int serves_config(pid_t pid, const char *cfg_real, char *exe, size_t exelen)
+{
+	char p[64], buf[4096];
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(p, exe, exelen - 1);
+	if (n <= 0)
+		return 0;
+	exe[n] = 0;
+	char *del = strstr(exe, " (deleted)");
+	if (del)
+		*del = 0;
+	const char *base = strrchr(exe, '/');
+	if (!base || strcmp(base + 1, "sshd") != 0)
+		return 0;
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* The listener rewrites its argv (setproctitle) into one string such as
+	 * "sshd: /usr/sbin/sshd -f CFG [listener] ...": split on NUL and space. */
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == ' ')
+			buf[i] = 0;
+	const char *f = "/etc/ssh/sshd_config";	/* sshd's default without -f */
+	for (char *a = buf; a < buf + n; a += strlen(a) + 1) {
+		if (strcmp(a, "-f") == 0 && a + strlen(a) + 1 < buf + n)
+			f = a + strlen(a) + 1;
+		else if (strncmp(a, "-f", 2) == 0 && a[2])
+			f = a + 2;
+	}
+	char fr[PATH_MAX];
+	return realpath(f, fr) && strcmp(fr, cfg_real) == 0;
+}
+
+void audit_sshd_select(const char *config_path)
+{
+	snprintf(sshd_bin, sizeof(sshd_bin), "%s",
+		 access("/usr/sbin/sshd", X_OK) == 0 ? "/usr/sbin/sshd" : "sshd");
+	char cr[PATH_MAX];
+	DIR *d;
+	if (!config_path || !realpath(config_path, cr) || !(d = opendir("/proc")))
+		return;
+	struct dirent *e;
+	char exe[PATH_MAX];
+	int seen = 0;
+	while ((e = readdir(d)) && seen < 100000) {
+		seen++;
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 1)
+			continue;
+		if (serves_config((pid_t)pid, cr, exe, sizeof(exe)) && access(exe, X_OK) == 0) {
+			if (strcmp(exe, sshd_bin) != 0)
+				verbose("%s is served by %s (pid %ld): asking that sshd", config_path, exe, pid);
+			snprintf(sshd_bin, sizeof(sshd_bin), "%s", exe);
+			break;
+		}
+	}
+	closedir(d);
+}
+
 const char *audit_sshd_binary(void)
 {
-	return access("/usr/sbin/sshd", X_OK) == 0 ? "/usr/sbin/sshd" : "sshd";
+	if (!sshd_bin[0])
+		audit_sshd_select(NULL);
+	return sshd_bin;
 }
 
 static char *tool_version(const char *tool)
@@ -79,31 +160,22 @@ static char *tool_version(const char *tool)
 	return v;
 }
 
-long audit_detection(long interval, long countmax, int server, int major, int minor)
-{
-	if (interval <= 0 || countmax < 0)
-		return -1;
-	if (server && countmax == 0) {
-		/* 8.2 made ClientAliveCountMax 0 mean "never disconnect". */
-		if (major < 0 || major > 8 || (major == 8 && minor >= 2))
-			return -1;
-		return interval;
-	}
-	return interval * (countmax + 1);
-}
-
-/* One rule for the whole tool: the interval idle prescribes. */
-long audit_prescribed_interval(long idle_s)
-{
-	return idle_safe_interval((double)idle_s);
-}
 
 /* --- client ------------------------------------------------------------------ */
 
+const char *audit_home_dir(void)
+{
+	/* ssh takes ~ from getpwuid(getuid())->pw_dir, never from $HOME. */
+	static char home[512];
+	struct passwd *pw = getpwuid(getuid());
+	const char *h = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : getenv("HOME");
+	snprintf(home, sizeof(home), "%s", h && *h ? h : "/");
+	return home;
+}
+
 static const char *home_dir(void)
 {
-	const char *h = getenv("HOME");
-	return h && *h ? h : "/";
+	return audit_home_dir();
 }
 
 /* The file --fix edits: -F, else ~/.ssh/config (under --root). */
@@ -296,6 +368,11 @@ static int gather_client(const struct audit_opts *o, struct audit_facts *f, char
 	set_val(&f->c_tcpka, yesno(kv_get(&kv, "tcpkeepalive")), "default");
 	set_val(&f->identities_only, yesno(kv_get(&kv, "identitiesonly")) == 1, "default");
 	client_origins(o, f, &kv);
+	/* No line set it, yet ssh -G says 300: Debian's BatchMode default, which no
+	 * file shows (ssh_config(5), "Debian-specific"). */
+	if (!strcmp(f->sai.origin, "default") && f->sai.v == AUDIT_DEBIAN_BATCHMODE_SAI &&
+	    yesno(kv_get(&kv, "batchmode")) == 1)
+		set_val(&f->sai, f->sai.v, AUDIT_ORIGIN_BATCHMODE);
 	f->nkeys = count_keys(&kv);
 	kv_free(&kv);
 	return 0;
@@ -327,6 +404,14 @@ static void server_from_kv(struct audit_facts *f, const struct kvlist *kv, const
 	if (!kv_get(kv, "listenaddress"))
 		f->exposed = 1;	/* no ListenAddress: every address */
 	f->server_known = 1;
+	/* sshd -T only (the file parser has no defaults for these) */
+	const char *ct = kv_get(kv, "channeltimeout"), *uc = kv_get(kv, "unusedconnectiontimeout");
+	if (ct || uc) {
+		f->policy.read = f->policy.sshd_t = 1;
+		snprintf(f->policy.channeltimeout, sizeof(f->policy.channeltimeout), "%s",
+			 ct && strcmp(ct, "none") ? ct : "");
+		f->policy.unused_s = !uc || !strcmp(uc, "none") ? 0 : srvp_convtime(uc);
+	}
 }
 
 /* The parser's lines as a kvlist in `sshd -T` form (defaults filled, times in seconds). */
@@ -367,10 +452,43 @@ static void server_origins(struct audit_facts *f, const struct sshconf *c)
 	};
 	for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
 		const struct sshconf_line *l = sshconf_effective(c, keys[k].key);
+		const struct sshconf_line *h = sshconf_block_header(c, l);
 		if (l)
 			snprintf(keys[k].v->origin, sizeof(keys[k].v->origin), "%s:%d", l->file, l->line);
 		else
 			snprintf(keys[k].v->origin, sizeof(keys[k].v->origin), "default");
+		keys[k].v->block[0] = '\0';
+		if (h)
+			snprintf(keys[k].v->block, sizeof(keys[k].v->block), "%.200s (%s:%d)",
+				 h->raw ? str_trim(h->raw) : "Match", h->file, h->line);
+	}
+}
+
+void audit_server_ctx(const struct audit_facts *f, struct sshconf_ctx *x)
+{
+	if (!f->server_user[0] || !f->euser[0])
+		return;
+	x->match = 1;
+	x->user = f->euser;
+	if (f->caddr[0])
+		x->host = x->addr = f->caddr;
+}
+
+/* Who sshd would see connecting for TARGET: the effective user, and our own
+ * address on the route to its host (host= is the address: UseDNS no). */
+static void connection_spec(const struct audit_facts *f, struct sshconf_ctx *x, char *spec,
+			    size_t n)
+{
+	spec[0] = '\0';
+	if (!f->euser[0])
+		return;
+	x->match = 1;
+	x->user = f->euser;
+	if (f->caddr[0]) {
+		x->host = x->addr = f->caddr;
+		snprintf(spec, n, "user=%s,host=%s,addr=%s", f->euser, f->caddr, f->caddr);
+	} else {
+		snprintf(spec, n, "user=%s", f->euser);
 	}
 }
 
@@ -388,8 +506,11 @@ static int gather_server_local(const struct audit_opts *o, struct audit_facts *f
 	/* --server-config names a real file, read as `sshd -f FILE` would. */
 	const char *sroot = o->server_config ? NULL : o->root;
 	struct sshconf_ctx x = { .root = sroot };
+	char spec[512];
+	connection_spec(f, &x, spec, sizeof(spec));
 	char *perr = NULL;
 	int parsed = sshconf_parse_file(&c, SSHCONF_SERVER, path, &x, &perr) == 0;
+	audit_sshd_select(sroot ? NULL : path);
 	char *v = tool_version(audit_sshd_binary());
 	if (v) {
 		snprintf(f->server_version, sizeof(f->server_version), "%s", v);
@@ -400,7 +521,9 @@ static int gather_server_local(const struct audit_opts *o, struct audit_facts *f
 	 * machine's Include files, so there only our parser is right. */
 	int done = 0;
 	if (!sroot) {
-		char *argv[] = { (char *)audit_sshd_binary(), (char *)"-T", (char *)"-f", path, NULL };
+		/* -C: the server as the diagnosed user sees it (Match User/Group/Address) */
+		char *argv[] = { (char *)audit_sshd_binary(), (char *)"-T", (char *)"-f", path,
+				 spec[0] ? (char *)"-C" : NULL, spec, NULL };
 		struct strbuf out = { 0 }, e = { 0 };
 		int st;
 		if (proc_capture(argv, NULL, &out, &e, 10000, &st) == 0 && st == 0) {
@@ -408,7 +531,8 @@ static int gather_server_local(const struct audit_opts *o, struct audit_facts *f
 			kv_parse(&kv, out.buf);
 			server_from_kv(f, &kv, "sshd -T");
 			kv_free(&kv);
-			snprintf(f->server_source, sizeof(f->server_source), "sshd -T");
+			snprintf(f->server_source, sizeof(f->server_source), spec[0] ? "sshd -T -C" : "sshd -T");
+			snprintf(f->server_user, sizeof(f->server_user), "%s", spec);
 			done = 1;
 		} else {
 			char *l = first_line(e.buf ? e.buf : "");
@@ -429,6 +553,8 @@ static int gather_server_local(const struct audit_opts *o, struct audit_facts *f
 		server_from_kv(f, &kv, "default");
 		kv_free(&kv);
 		snprintf(f->server_source, sizeof(f->server_source), "file");
+		/* our parser evaluated the Match blocks for the same connection */
+		snprintf(f->server_user, sizeof(f->server_user), "%s", spec);
 	}
 	if (parsed) {
 		server_origins(f, &c);
@@ -465,6 +591,15 @@ static long read_sysctl(const char *root, const char *name)
 
 static void gather_kernel(const struct audit_opts *o, struct audit_facts *f)
 {
+	if (o->root) {	/* an image: its files, never this machine's kernel */
+		f->ka_time = audit_image_sysctl(o->root, "tcp_keepalive_time", 7200);
+		f->ka_intvl = audit_image_sysctl(o->root, "tcp_keepalive_intvl", 75);
+		f->ka_probes = audit_image_sysctl(o->root, "tcp_keepalive_probes", 9);
+		f->retries2 = audit_image_sysctl(o->root, "tcp_retries2", 15);
+		f->mtu_probing = audit_image_sysctl(o->root, "tcp_mtu_probing", 0);
+		f->kernel_known = 1;
+		return;
+	}
 	f->ka_time = read_sysctl(o->root, "tcp_keepalive_time");
 	f->ka_intvl = read_sysctl(o->root, "tcp_keepalive_intvl");
 	f->ka_probes = read_sysctl(o->root, "tcp_keepalive_probes");
@@ -477,9 +612,15 @@ static void gather_kernel(const struct audit_opts *o, struct audit_facts *f)
 
 /* Runs on TARGET through `sh -s`: everything in one ssh connection. */
 static const char remote_script[] =
-	"S=$(command -v sshd 2>/dev/null || echo /usr/sbin/sshd); [ -x \"$S\" ] || S=/usr/sbin/sshd\n"
+	/* The sshd that serves this very session (walk up from sshd-session or the
+	 * privsep child: readable as root), else the one in PATH. */
+	"S=; p=$PPID; i=0; while [ $i -lt 6 ] && [ \"${p:-1}\" -gt 1 ]; do"
+	" e=$(readlink /proc/$p/exe 2>/dev/null); case \"$e\" in */sshd) S=$e; break;; esac;"
+	" p=$(awk '{print $4}' /proc/$p/stat 2>/dev/null); i=$((i+1)); done\n"
+	"[ -n \"$S\" ] || S=$(command -v sshd 2>/dev/null || echo /usr/sbin/sshd); [ -x \"$S\" ] || S=/usr/sbin/sshd\n"
 	"F=\"$SSHDOCTOR_CFG\"\n"
 	"A=${SSH_CLIENT%% *}; U=$(id -un)\n"
+	"echo \"@@who $U $A\"\n"
 	"echo \"@@version $($S -V 2>&1 | grep OpenSSH | head -n 1)\"\n"
 	"for k in tcp_keepalive_time tcp_keepalive_intvl tcp_keepalive_probes tcp_retries2 "
 	"tcp_mtu_probing; do echo \"@@sysctl $k $(cat /proc/sys/net/ipv4/$k 2>/dev/null)\"; done\n"
@@ -495,8 +636,7 @@ static int gather_remote(const struct audit_opts *o, struct audit_facts *f, char
 	int st = -1;
 	const char *cfg = o->server_config ? o->server_config : "/etc/ssh/sshd_config";
 	strvec_push(&argv, "ssh");
-	strvec_push(&argv, "-o");
-	strvec_push(&argv, "BatchMode=yes");
+	askpass_ssh_opts(&argv);
 	target_ssh_args(o->target, o->so, &argv);
 	strvec_pushf(&argv, "SSHDOCTOR_CFG='%s' exec sh -s", cfg);
 	if (strchr(cfg, '\'')) {
@@ -515,6 +655,17 @@ static int gather_remote(const struct audit_opts *o, struct audit_facts *f, char
 		return -1;
 	}
 	int rc = audit_parse_remote(out.buf ? out.buf : "", f, err);
+	struct srvpolicy pol;	/* TMOUT and logind: through the login shell */
+	char *perr = NULL;
+	if (rc == 0 && srvpolicy_read(o->target, o->so, &pol, &perr) == 0) {
+		f->policy.read = 1;
+		f->policy.tmout_s = pol.tmout_s;
+		f->policy.tmout_readonly = pol.tmout_readonly;
+		memcpy(f->policy.tmout_src, pol.tmout_src, sizeof(pol.tmout_src));
+		f->policy.logind_idle_s = pol.logind_idle_s;
+		memcpy(f->policy.logind_src, pol.logind_src, sizeof(pol.logind_src));
+	}
+	free(perr);
 	strvec_clear(&argv);
 	sb_free(&out);
 	sb_free(&e);
@@ -528,12 +679,16 @@ int audit_parse_remote(const char *text, struct audit_facts *f, char **err)
 	sb_add(&sshd_t, "", 0);
 	sb_add(&file, "", 0);
 	char *copy = xstrdup(text);
-	char *save = NULL;
-	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+	/* strsep, not strtok: empty lines count, or the file's line numbers drift */
+	for (char *rest = copy, *l; (l = strsep(&rest, "\n"));) {
 		char name[64];
+		if (!rest && !*l)
+			break;	/* after the final newline */
 		long v;
 		if (section == 2) {	/* the file comes last: its lines are never markers */
 			sb_addf(&file, "%s\n", l);
+		} else if (sscanf(l, "@@who %127s %63s", f->euser, f->caddr) >= 1) {
+			/* the login user and the address sshd sees us at */
 		} else if (str_startswith(l, "@@version ")) {
 			snprintf(f->server_version, sizeof(f->server_version), "%s", l + 10);
 			parse_version(l, &f->smajor, &f->sminor);
@@ -568,6 +723,10 @@ int audit_parse_remote(const char *text, struct audit_facts *f, char **err)
 	 * Its Include lines name remote files, which we cannot follow from here. */
 	struct sshconf c;
 	struct sshconf_ctx x = { .no_include = 1 };
+	char spec[512];
+	connection_spec(f, &x, spec, sizeof(spec));
+	if (sshd_rc == 0)
+		snprintf(f->server_user, sizeof(f->server_user), "%s", spec);
 	char *perr = NULL;
 	if (!have_file) {
 		if (sshd_rc != 0) {
@@ -626,9 +785,31 @@ static void gather_idle(const struct audit_opts *o, struct audit_facts *f, const
 		json_object_put(j);
 }
 
+/* The source address this machine uses toward host (a UDP connect sends nothing). */
+static void source_addr(const char *host, int port, char *buf, size_t n)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV }, *res;
+	char ps[16];
+	buf[0] = '\0';
+	snprintf(ps, sizeof(ps), "%d", port > 0 ? port : 22);
+	if (!host[0] || getaddrinfo(host, ps, &hints, &res) != 0)
+		return;
+	int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, buf, (socklen_t)n, NULL, 0, NI_NUMERICHOST) != 0)
+		buf[0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+}
+
 int audit_gather(const struct audit_opts *o, struct audit_facts *f, char **err)
 {
 	memset(f, 0, sizeof(*f));
+	srvpolicy_init(&f->policy);
 	f->smajor = f->sminor = f->cmajor = f->cminor = -1;
 	f->ka_time = f->ka_intvl = f->ka_probes = f->retries2 = f->mtu_probing = -1;
 	*err = NULL;
@@ -645,6 +826,8 @@ int audit_gather(const struct audit_opts *o, struct audit_facts *f, char **err)
 	snprintf(f->ehost, sizeof(f->ehost), "%s", kv_get(&kv, "hostname") ? kv_get(&kv, "hostname") : "");
 	snprintf(f->euser, sizeof(f->euser), "%s", kv_get(&kv, "user") ? kv_get(&kv, "user") : "");
 	f->eport = (int)kv_get_long(&kv, "port", 22);
+	if (o->target && !o->remote && !o->root)
+		source_addr(f->ehost, f->eport, f->caddr, sizeof(f->caddr));
 	gather_idle(o, f, &kv);
 	kv_free(&kv);
 	if (o->remote)
@@ -655,366 +838,6 @@ int audit_gather(const struct audit_opts *o, struct audit_facts *f, char **err)
 	return gather_server_local(o, f, err);
 }
 
-/* --- analysis (pure) ----------------------------------------------------------- */
-
-static void client_instructions(struct finding *fd, long p)
-{
-	struct fix *x = finding_fix(fd, "PuTTY");
-	fix_line(x, "Connection > Seconds between keepalives (0 to turn off): %ld;"
-		 " then Session > Save", p);
-	x = finding_fix(fd, "Tera Term");
-	fix_line(x, "Setup > SSH... > Heartbeat (keep-alive): %ld seconds; then Setup > Save setup"
-		 " (TERATERM.INI [TTSSH] HeartBeat=%ld)", p, p);
-	x = finding_fix(fd, "Windows OpenSSH (%USERPROFILE%\\.ssh\\config, at the top)");
-	fix_line(x, "ServerAliveInterval %ld", p);
-	fix_line(x, "ServerAliveCountMax 3");
-	x = finding_fix(fd, "VS Code Remote-SSH");
-	fix_line(x, "it runs your ssh with the file named by the setting remote.SSH.configFile"
-		 " (default ~/.ssh/config): put ServerAliveInterval %ld at the top of that file", p);
-	x = finding_fix(fd, "Windows NIC power saving");
-	fix_line(x, "Device Manager > Network adapters > (adapter) > Properties > Power Management:"
-		 " clear \"Allow the computer to turn off this device to save power\"");
-	fix_line(x, "Wi-Fi: Control Panel > Power Options > Change plan settings > Advanced >"
-		 " Wireless Adapter Settings > Power Saving Mode: Maximum Performance");
-}
-
-static const char *or_default(const char *origin)
-{
-	return origin[0] ? origin : "default";
-}
-
-/* Length of the file part of a "FILE:LINE" origin; 0 for "default", "sshd -T"... */
-static size_t origin_file_len(const char *origin)
-{
-	const char *colon = strrchr(origin, ':');
-	if (origin[0] != '/' || !colon || !colon[1] ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return 0;
-	return (size_t)(colon - origin);
-}
-
-/* A fix goes where the winning line is; a new setting into the main file. */
-static void server_fix(struct finding *fd, const struct audit_facts *f, const char *line,
-		       const struct audit_val *v)
-{
-	size_t n = origin_file_len(v->origin);
-	char *file = n ? xstrndup(v->origin, n) : xstrdup(f->server_config);
-	struct fix *x = finding_fix(fd, file);
-	fix_line(x, "%s", line);
-	free(file);
-}
-
-static void placement_hint(struct finding *fd, const struct audit_val *v)
-{
-	if (origin_file_len(v->origin))
-		finding_evidence(fd, "change the line at %s (it is the one that takes effect)", v->origin);
-	else
-		finding_evidence(fd, "put the lines near the top of the file, before any Include, Host or "
-				 "Match: the first value read wins");
-}
-
-static void analyse_client(const struct audit_facts *f, struct report *r, long p)
-{
-	struct finding *fd;
-	long det = audit_detection(f->sai.v, f->sacm.v, 0, f->cmajor, f->cminor);
-	if (f->sai.v <= 0) {
-		fd = report_add(r, SEV_WARNING, "client.keepalive.off",
-				"client sends no keepalives: an idle session dies when a NAT or firewall "
-				"forgets it (after %lds here)", f->idle_s);
-	} else if (f->sai.v >= f->idle_s) {
-		fd = report_add(r, SEV_WARNING, "client.keepalive.too-long",
-				"ServerAliveInterval %ld is not shorter than the idle timeout (%lds): "
-				"the path forgets the session first", f->sai.v, f->idle_s);
-	} else {
-		fd = report_add(r, SEV_OK, "client.keepalive.ok",
-				"client keepalive every %lds beats the %lds idle timeout", f->sai.v, f->idle_s);
-	}
-	finding_evidence(fd, "ServerAliveInterval %ld (%s), ServerAliveCountMax %ld (%s)", f->sai.v,
-			 or_default(f->sai.origin), f->sacm.v, or_default(f->sacm.origin));
-	if (det > 0)
-		finding_evidence(fd, "a dead server is detected after %lds (Interval x (CountMax+1))", det);
-	else
-		finding_evidence(fd, "a dead server is never detected by ssh itself");
-	if (fd->sev != SEV_OK) {
-		struct fix *x = finding_fix(fd, f->client_config);
-		fix_line(x, "ServerAliveInterval %ld", p);
-		fix_line(x, "ServerAliveCountMax 3");
-		placement_hint(fd, &f->sai);
-		client_instructions(fd, p);
-	}
-
-	if (f->identities_only.v != 1 && f->nkeys > f->maxauthtries.v && f->maxauthtries.v > 0) {
-		fd = report_add(r, SEV_WARNING, "client.identities",
-				"ssh offers %d keys but the server allows %ld attempts: "
-				"\"Too many authentication failures\"", f->nkeys, f->maxauthtries.v);
-		finding_evidence(fd, "IdentitiesOnly no; %d distinct agent/IdentityFile keys; "
-				 "MaxAuthTries %ld (%s)", f->nkeys, f->maxauthtries.v,
-				 or_default(f->maxauthtries.origin));
-		struct fix *x = finding_fix(fd, f->client_config);
-		fix_line(x, "Host %s", f->client_host);
-		fix_line(x, "    IdentitiesOnly yes");
-		fix_line(x, "    IdentityFile ~/.ssh/THE_KEY_FOR_THIS_HOST");
-	} else {
-		fd = report_add(r, SEV_OK, "client.identities.ok",
-				"ssh offers %d key(s)%s, within MaxAuthTries %ld", f->nkeys,
-				f->identities_only.v == 1 ? " (IdentitiesOnly yes)" : "", f->maxauthtries.v);
-	}
-}
-
-static void analyse_server(const struct audit_facts *f, struct report *r, long p)
-{
-	struct finding *fd;
-	long det = audit_detection(f->cai.v, f->cacm.v, 1, f->smajor, f->sminor);
-	char line[64];
-	if (f->cai.v <= 0) {
-		fd = report_add(r, SEV_WARNING, "server.keepalive.off",
-				"sshd sends no keepalives (ClientAliveInterval 0): idle sessions die behind "
-				"NAT and dead clients are never noticed");
-	} else if (f->cai.v >= f->idle_s) {
-		fd = report_add(r, SEV_WARNING, "server.keepalive.too-long",
-				"ClientAliveInterval %ld is not shorter than the idle timeout (%lds)",
-				f->cai.v, f->idle_s);
-	} else {
-		fd = report_add(r, SEV_OK, "server.keepalive.ok",
-				"sshd keepalive every %lds beats the %lds idle timeout", f->cai.v, f->idle_s);
-	}
-	finding_evidence(fd, "ClientAliveInterval %ld (%s), ClientAliveCountMax %ld (%s); source: %s",
-			 f->cai.v, or_default(f->cai.origin), f->cacm.v, or_default(f->cacm.origin),
-			 f->server_source);
-	if (det > 0)
-		finding_evidence(fd, "a dead client is detected after %lds (Interval x (CountMax+1))", det);
-	else
-		finding_evidence(fd, "a dead client is never detected by sshd itself");
-	if (fd->sev != SEV_OK) {
-		snprintf(line, sizeof(line), "ClientAliveInterval %ld", p);
-		server_fix(fd, f, line, &f->cai);
-		if (f->cacm.v <= 0)
-			server_fix(fd, f, "ClientAliveCountMax 3", &f->cacm);
-		placement_hint(fd, &f->cai);
-	}
-
-	if (f->cacm.v == 0 && f->cai.v > 0) {
-		int new_sem = f->smajor < 0 || f->smajor > 8 || (f->smajor == 8 && f->sminor >= 2);
-		fd = report_add(r, SEV_WARNING, "server.clientalive-countmax-zero",
-				"ClientAliveCountMax 0 %s", f->smajor < 0
-				? "means 'never disconnect' since OpenSSH 8.2 and 'disconnect at the first "
-				  "probe' before: the version is unknown"
-				: new_sem ? "on OpenSSH >= 8.2 means keepalives are sent but a dead client is "
-					    "never disconnected"
-					  : "on OpenSSH < 8.2 disconnects every session idle for "
-					    "ClientAliveInterval seconds");
-		finding_evidence(fd, "ClientAliveCountMax 0 (%s); sshd %s", or_default(f->cacm.origin),
-				 f->server_version[0] ? f->server_version : "version unknown");
-		server_fix(fd, f, "ClientAliveCountMax 3", &f->cacm);
-	}
-
-	if (f->usedns.v == 1) {
-		fd = report_add(r, SEV_WARNING, "server.usedns",
-				"UseDNS yes: every login waits for reverse DNS of the client (hangs at login "
-				"when DNS is slow)");
-		finding_evidence(fd, "UseDNS yes (%s)", or_default(f->usedns.origin));
-		server_fix(fd, f, "UseDNS no", &f->usedns);
-	} else {
-		report_add(r, SEV_OK, "server.usedns.ok", "UseDNS no: logins do not wait for DNS");
-	}
-
-	if (f->ms_start.v >= 0 && f->ms_start.v < 10) {
-		fd = report_add(r, SEV_WARNING, "server.maxstartups",
-				"MaxStartups %ld:%ld:%ld is below the default: a few unauthenticated "
-				"connections already make sshd drop new ones", f->ms_start.v, f->ms_rate.v,
-				f->ms_full.v);
-		finding_evidence(fd, "MaxStartups %ld:%ld:%ld (%s)", f->ms_start.v, f->ms_rate.v,
-				 f->ms_full.v, or_default(f->ms_start.origin));
-		server_fix(fd, f, "MaxStartups 10:30:100", &f->ms_start);
-	} else if (f->ms_start.v == 10 && f->ms_rate.v == 30 && f->ms_full.v == 100 && f->exposed) {
-		fd = report_add(r, SEV_INFO, "server.maxstartups",
-				"MaxStartups is the default 10:30:100 on a host listening on all addresses: "
-				"under scanning, random logins get 'Connection reset' from the 11th "
-				"unauthenticated connection on");
-		finding_evidence(fd, "MaxStartups 10:30:100 (%s); listening on a non-loopback address",
-				 or_default(f->ms_start.origin));
-		server_fix(fd, f, "MaxStartups 30:30:100", &f->ms_start);
-	} else {
-		report_add(r, SEV_OK, "server.maxstartups.ok", "MaxStartups %ld:%ld:%ld", f->ms_start.v,
-			   f->ms_rate.v, f->ms_full.v);
-	}
-
-	if (f->logingrace.v == 0) {
-		fd = report_add(r, SEV_WARNING, "server.logingracetime",
-				"LoginGraceTime 0: unauthenticated connections are never cut and fill "
-				"MaxStartups");
-		finding_evidence(fd, "LoginGraceTime 0 (%s)", or_default(f->logingrace.origin));
-		server_fix(fd, f, "LoginGraceTime 120", &f->logingrace);
-	} else if (f->logingrace.v > 0 && f->logingrace.v < 30) {
-		fd = report_add(r, SEV_WARNING, "server.logingracetime",
-				"LoginGraceTime %lds is short: slow links, jump hosts or 2FA prompts are cut "
-				"('Timeout before authentication')", f->logingrace.v);
-		finding_evidence(fd, "LoginGraceTime %ld (%s)", f->logingrace.v,
-				 or_default(f->logingrace.origin));
-		server_fix(fd, f, "LoginGraceTime 60", &f->logingrace);
-	} else {
-		report_add(r, SEV_OK, "server.logingracetime.ok", "LoginGraceTime %lds", f->logingrace.v);
-	}
-}
-
-static void analyse_kernel(const struct audit_facts *f, struct report *r, long p)
-{
-	int client_ok = f->sai.v > 0 && f->sai.v < f->idle_s;
-	int server_ok = f->server_known && f->cai.v > 0 && f->cai.v < f->idle_s;
-	int tcpka = f->c_tcpka.v == 1 || (f->server_known && f->s_tcpka.v == 1);
-	struct finding *fd;
-	if (!f->kernel_known)
-		return;
-	if (f->ka_time >= f->idle_s && !client_ok && !server_ok) {
-		fd = report_add(r, SEV_WARNING, "kernel.tcp-keepalive.too-long",
-				"TCPKeepAlive is the only protection left%s and the kernel waits %lds before "
-				"its first probe: the path forgets the session after %lds",
-				tcpka ? "" : " (and it is off)", f->ka_time, f->idle_s);
-		finding_evidence(fd, "net.ipv4.tcp_keepalive_time=%ld intvl=%ld probes=%ld",
-				 f->ka_time, f->ka_intvl, f->ka_probes);
-		struct fix *x = finding_fix(fd, "/etc/sysctl.d/90-sshdoctor-keepalive.conf");
-		fix_line(x, "net.ipv4.tcp_keepalive_time = %ld", p);
-		fix_line(x, "net.ipv4.tcp_keepalive_intvl = %ld", p < 30 ? p : 30);
-		fix_line(x, "net.ipv4.tcp_keepalive_probes = 5");
-	} else {
-		fd = report_add(r, SEV_OK, "kernel.tcp-keepalive.ok", f->ka_time < f->idle_s
-				? "kernel TCP keepalive (%lds) beats the idle timeout"
-				: "kernel TCP keepalive waits %lds, but SSH keepalives cover the idle timeout",
-				f->ka_time);
-		finding_evidence(fd, "net.ipv4.tcp_keepalive_time=%ld intvl=%ld probes=%ld",
-				 f->ka_time, f->ka_intvl, f->ka_probes);
-	}
-}
-
-static struct json_object *jlong(long v)
-{
-	return v < 0 ? NULL : json_object_new_int64(v);
-}
-
-static struct json_object *jbool(long v)
-{
-	return v < 0 ? NULL : json_object_new_boolean(v == 1);
-}
-
-static void origin_json(struct json_object *o, const char *key, const struct audit_val *v)
-{
-	json_object_object_add(o, key, json_object_new_string(or_default(v->origin)));
-}
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = o ? json_object_object_get(o, key) : NULL;
-	return v ? json_object_get_string(v) : "-";
-}
-
-static void audit_text(FILE *out, struct json_object *m, int color)
-{
-	(void)color;
-	struct json_object *c = json_object_object_get(m, "client");
-	struct json_object *s = json_object_object_get(m, "server");
-	struct json_object *k = json_object_object_get(m, "kernel");
-	struct json_object *d = json_object_object_get(m, "detection_s");
-#define G(o, key) jstr(o, key)
-	fprintf(out, "idle timeout to beat: %ss (%s)\n", G(m, "idle_timeout_s"), G(m, "idle_timeout_source"));
-	fprintf(out, "client (%s): ServerAliveInterval %s, ServerAliveCountMax %s, TCPKeepAlive %s;"
-		" detection %s\n", G(c, "version"), G(c, "serveraliveinterval"),
-		G(c, "serveralivecountmax"), G(c, "tcpkeepalive"),
-		json_object_object_get(d, "client") ? G(d, "client") : "never");
-	if (s)
-		fprintf(out, "server (%s, %s): ClientAliveInterval %s, ClientAliveCountMax %s, "
-			"TCPKeepAlive %s, UseDNS %s, MaxStartups %s, LoginGraceTime %s; detection %s\n",
-			G(s, "source"), G(s, "version"), G(s, "clientaliveinterval"),
-			G(s, "clientalivecountmax"), G(s, "tcpkeepalive"), G(s, "usedns"),
-			G(s, "maxstartups"), G(s, "logingracetime"),
-			json_object_object_get(d, "server") ? G(d, "server") : "never");
-	else
-		fputs("server: not audited (no sshd_config here; --server-config FILE or --remote)\n", out);
-	fprintf(out, "kernel: tcp_keepalive_time %s, intvl %s, probes %s, tcp_retries2 %s, "
-		"tcp_mtu_probing %s\n", G(k, "tcp_keepalive_time"), G(k, "tcp_keepalive_intvl"),
-		G(k, "tcp_keepalive_probes"), G(k, "tcp_retries2"), G(k, "tcp_mtu_probing"));
-#undef G
-}
-
-void audit_analyse(const struct audit_facts *f, struct report *r)
-{
-	long p = audit_prescribed_interval(f->idle_s);
-	struct audit_facts g = *f;
-	if (!g.server_known)
-		g.maxauthtries.v = 6;	/* sshd's default when we cannot see the server */
-	analyse_client(&g, r, p);
-	if (g.server_known)
-		analyse_server(&g, r, p);
-	analyse_kernel(&g, r, p);
-	if (!strcmp(f->idle_source, "assumed")) {
-		struct finding *fd = report_add(r, SEV_INFO, "audit.idle-timeout.assumed",
-						"idle timeout of the path assumed to be %lds (the "
-						"shortest common cloud default)", f->idle_s);
-		finding_evidence(fd, "measure it with 'sshdoctor idle TARGET', or give --idle-timeout");
-	}
-
-	struct json_object *m = json_object_new_object();
-	struct json_object *c = json_object_new_object();
-	json_object_object_add(c, "version", f->client_version[0] ? json_object_new_string(f->client_version) : NULL);
-	json_object_object_add(c, "host", json_object_new_string(f->client_host));
-	json_object_object_add(c, "config", json_object_new_string(f->client_config));
-	json_object_object_add(c, "serveraliveinterval", jlong(f->sai.v));
-	json_object_object_add(c, "serveralivecountmax", jlong(f->sacm.v));
-	json_object_object_add(c, "tcpkeepalive", jbool(f->c_tcpka.v));
-	json_object_object_add(c, "identitiesonly", jbool(f->identities_only.v));
-	json_object_object_add(c, "keys_offered", json_object_new_int(f->nkeys));
-	struct json_object *co = json_object_new_object();
-	origin_json(co, "serveraliveinterval", &f->sai);
-	origin_json(co, "serveralivecountmax", &f->sacm);
-	origin_json(co, "tcpkeepalive", &f->c_tcpka);
-	json_object_object_add(c, "origin", co);
-	json_object_object_add(m, "client", c);
-
-	if (f->server_known) {
-		struct json_object *s = json_object_new_object();
-		char ms[64];
-		json_object_object_add(s, "source", json_object_new_string(f->server_source));
-		json_object_object_add(s, "config", json_object_new_string(f->server_config));
-		json_object_object_add(s, "version", f->server_version[0] ? json_object_new_string(f->server_version) : NULL);
-		json_object_object_add(s, "clientaliveinterval", jlong(f->cai.v));
-		json_object_object_add(s, "clientalivecountmax", jlong(f->cacm.v));
-		json_object_object_add(s, "tcpkeepalive", jbool(f->s_tcpka.v));
-		json_object_object_add(s, "usedns", jbool(f->usedns.v));
-		snprintf(ms, sizeof(ms), "%ld:%ld:%ld", f->ms_start.v, f->ms_rate.v, f->ms_full.v);
-		json_object_object_add(s, "maxstartups", json_object_new_string(ms));
-		json_object_object_add(s, "logingracetime", jlong(f->logingrace.v));
-		json_object_object_add(s, "maxauthtries", jlong(f->maxauthtries.v));
-		json_object_object_add(s, "exposed", json_object_new_boolean(f->exposed));
-		struct json_object *so = json_object_new_object();
-		origin_json(so, "clientaliveinterval", &f->cai);
-		origin_json(so, "clientalivecountmax", &f->cacm);
-		origin_json(so, "tcpkeepalive", &f->s_tcpka);
-		origin_json(so, "usedns", &f->usedns);
-		origin_json(so, "maxstartups", &f->ms_start);
-		origin_json(so, "logingracetime", &f->logingrace);
-		origin_json(so, "maxauthtries", &f->maxauthtries);
-		json_object_object_add(s, "origin", so);
-		json_object_object_add(m, "server", s);
-	} else {
-		json_object_object_add(m, "server", NULL);
-	}
-	struct json_object *k = json_object_new_object();
-	json_object_object_add(k, "tcp_keepalive_time", jlong(f->ka_time));
-	json_object_object_add(k, "tcp_keepalive_intvl", jlong(f->ka_intvl));
-	json_object_object_add(k, "tcp_keepalive_probes", jlong(f->ka_probes));
-	json_object_object_add(k, "tcp_retries2", jlong(f->retries2));
-	json_object_object_add(k, "tcp_mtu_probing", jlong(f->mtu_probing));
-	json_object_object_add(m, "kernel", k);
-	json_object_object_add(m, "idle_timeout_s", json_object_new_int64(f->idle_s));
-	json_object_object_add(m, "idle_timeout_source", json_object_new_string(f->idle_source));
-	struct json_object *d = json_object_new_object();
-	long dc = audit_detection(f->sai.v, f->sacm.v, 0, f->cmajor, f->cminor);
-	long ds = f->server_known ? audit_detection(f->cai.v, f->cacm.v, 1, f->smajor, f->sminor) : -1;
-	json_object_object_add(d, "client", jlong(dc));
-	json_object_object_add(d, "server", jlong(ds));
-	json_object_object_add(m, "detection_s", d);
-	json_object_object_add(m, "prescribed_interval_s", json_object_new_int64(p));
-	report_measure(r, "audit", m, audit_text);
-}
 
 int audit_run(const struct audit_opts *o, struct report *r, struct audit_facts *f, char **err)
 {

@@ -84,7 +84,9 @@ static char *replace_line(const char *text, int lineno, const char *repl)
 		if (n == lineno) {
 			size_t ind = strspn(text, " \t");
 			sb_add(&sb, text, ind);
-			sb_addf(&sb, "%s%s", repl, nl ? "\n" : "");
+			/* A CRLF line stays CRLF. */
+			int cr = nl && nl > text && nl[-1] == '\r';
+			sb_addf(&sb, "%s%s", repl, nl ? (cr ? "\r\n" : "\n") : "");
 		} else {
 			sb_add(&sb, text, len);
 		}
@@ -152,24 +154,49 @@ static int place(struct fixplan *p, int kind, const struct sshconf *c, const str
 
 /* --- client ------------------------------------------------------------------ */
 
+/* 1 when the ssh options given to us set key with -o (that beats every file). */
+static int cmdline_sets(const struct audit_opts *o, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; o->so && i + 1 < o->so->args.n; i++) {
+		const char *a = o->so->args.v[i], *v = o->so->args.v[i + 1];
+		if (!strcmp(a, "-o") && !strncasecmp(v, key, kl) && (v[kl] == '=' || v[kl] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
 static int plan_client(const struct audit_opts *o, const struct audit_facts *f, struct fixplan *p,
 		       char **err)
 {
-	if (f->sai.v > 0 && f->sai.v < f->idle_s)
+	int iv_ok = f->sai.v > 0 && f->sai.v < f->idle_s;
+	long iv = iv_ok ? f->sai.v : p->interval;
+	if (iv_ok && !audit_client_countmax_low(f->sai.v, f->sacm.v))
 		return 0;
 	struct setting set[2];
 	size_t n = 0;
-	set[n].key = "ServerAliveInterval";
-	snprintf(set[n++].val, sizeof(set[0].val), "%ld", p->interval);
-	if (f->sacm.v < 1) {
+	if (!iv_ok) {
+		set[n].key = "ServerAliveInterval";
+		snprintf(set[n++].val, sizeof(set[0].val), "%ld", iv);
+	}
+	if (f->sacm.v < 1 || audit_client_countmax_low(iv, f->sacm.v)) {
 		set[n].key = "ServerAliveCountMax";
-		snprintf(set[n++].val, sizeof(set[0].val), "3");
+		snprintf(set[n++].val, sizeof(set[0].val), "%ld", audit_prescribed_countmax(iv));
 	}
 	const char *path = f->client_config;
+	if (cmdline_sets(o, "ServerAliveInterval")) {
+		strvec_push(&p->notes, "client: -o ServerAliveInterval on the command line wins over "
+			    "any file: the client config is not edited");
+		return 0;
+	}
 	struct sshconf c = { 0 };
-	const char *home = getenv("HOME");
+	const char *home = audit_home_dir();
+	const char *env_home = getenv("HOME");
+	if (!(o->so && o->so->config) && env_home && strcmp(env_home, home))
+		strvec_pushf(&p->notes, "client: editing %s, the file ssh reads (ssh takes ~ from the "
+			     "passwd entry, %s, not from $HOME=%s)", path, home, env_home);
 	const char *croot = o->so && o->so->config ? NULL : o->root;
-	char *rhome = audit_rooted(croot, home ? home : "/");
+	char *rhome = audit_rooted(croot, home);
 	struct sshconf_ctx x = { .root = croot, .home = rhome, .host = f->client_host,
 				 .user = o->target ? o->target->user : NULL,
 				 .localuser = getenv("USER") };
@@ -273,6 +300,7 @@ static int plan_server(const struct audit_opts *o, const struct audit_facts *f, 
 	char *dropin = audit_rooted(o->root, "/etc/ssh/sshd_config.d/" DROPIN_NAME);
 	struct sshconf c;
 	struct sshconf_ctx x = { .root = server_root(o) };
+	audit_server_ctx(f, &x);	/* the line that wins for the diagnosed user */
 	struct file_snap ms;
 	int rc = -1;
 	if (file_snap_read(&ms, main_path, err) < 0)
@@ -295,11 +323,35 @@ out:
 
 /* --- kernel -------------------------------------------------------------------- */
 
+/* 1 when the plan writes key in a file of kind (so it is fixed after --fix). */
+static int plan_sets(const struct fixplan *p, int kind, const char *key)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->files[i].kind != kind)
+			continue;
+		char *copy = xstrdup(p->files[i].text);
+		int found = 0;
+		for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l && !found;
+		     l = strtok_r(NULL, "\n", &save)) {
+			l += strspn(l, " \t");
+			found = !strncasecmp(l, key, strlen(key)) && strchr(" \t=", l[strlen(key)]);
+		}
+		free(copy);
+		if (found && !(p->files[i].snap.exists && !strcmp(p->files[i].text, p->files[i].snap.data)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Planned last: the kernel is changed only when, after the client and server
+ * edits of this plan, TCPKeepAlive is really the only protection left. */
 static int plan_kernel(const struct audit_opts *o, const struct audit_facts *f, struct fixplan *p,
 		       char **err)
 {
-	int client_ok = f->sai.v > 0 && f->sai.v < f->idle_s;
-	int server_ok = f->server_known && f->cai.v > 0 && f->cai.v < f->idle_s;
+	int client_ok = (f->sai.v > 0 && f->sai.v < f->idle_s) ||
+			plan_sets(p, FF_CLIENT, "ServerAliveInterval");
+	int server_ok = (f->server_known && f->cai.v > 0 && f->cai.v < f->idle_s) ||
+			plan_sets(p, FF_SERVER, "ClientAliveInterval");
 	if (!f->kernel_known || f->ka_time < f->idle_s || client_ok || server_ok)
 		return 0;
 	if (o->no_kernel_fix) {
@@ -325,6 +377,47 @@ static int plan_kernel(const struct audit_opts *o, const struct audit_facts *f, 
 	return 0;
 }
 
+/* --relay: the flight recorder's lines at the end of the user's own file. */
+static int plan_relay(const struct audit_opts *o, const struct audit_facts *f, struct fixplan *p,
+		      char **err)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		*err = xasprintf("cannot find sshdoctor's own path: %s", strerror(errno));
+		return -1;
+	}
+	self[n] = '\0';
+	const char *host = o->target ? o->target->host : NULL;
+	p->relay = 1;
+	snprintf(p->relay_host, sizeof(p->relay_host), "%s", host ? host : "");
+	const char *home = audit_home_dir();
+	const char *croot = o->so && o->so->config ? NULL : o->root;
+	char *rhome = audit_rooted(croot, home);
+	struct sshconf_ctx x = { .root = croot, .home = rhome, .host = host,
+				 .user = o->target ? o->target->user : NULL,
+				 .localuser = getenv("USER") };
+	struct strbuf block = { 0 };
+	int rc = audit_relay_block(f->client_config, &x, host, self, &block, &p->notes, err);
+	free(rhome);
+	if (rc > 0) {
+		struct fix_file *ff = file_for(p, FF_CLIENT, f->client_config, 0600, err);
+		if (!ff) {
+			rc = -1;
+		} else {
+			struct strbuf t = { 0 };
+			sb_adds(&t, ff->text);
+			if (t.len && t.buf[t.len - 1] != '\n')
+				sb_adds(&t, "\n");
+			sb_adds(&t, block.buf);
+			free(ff->text);
+			ff->text = t.buf;
+		}
+	}
+	sb_free(&block);
+	return rc < 0 ? -1 : 0;
+}
+
 int audit_fix_plan(const struct audit_opts *o, const struct audit_facts *f, struct fixplan *p,
 		   char **err)
 {
@@ -332,8 +425,11 @@ int audit_fix_plan(const struct audit_opts *o, const struct audit_facts *f, stru
 	*err = NULL;
 	p->interval = audit_prescribed_interval(f->idle_s);
 	p->facts = f;
-	if (plan_client(o, f, p, err) < 0 || plan_server(o, f, p, err) < 0 ||
-	    plan_kernel(o, f, p, err) < 0)
+	if (o->relay) {
+		if (plan_relay(o, f, p, err) < 0)
+			return -1;
+	} else if (plan_client(o, f, p, err) < 0 || plan_server(o, f, p, err) < 0 ||
+		   plan_kernel(o, f, p, err) < 0)
 		return -1;
 	/* Drop files whose content would not change. */
 	for (size_t i = 0; i < p->n;) {
@@ -405,16 +501,31 @@ void audit_fix_free(struct fixplan *p)
 
 /* --- checks ------------------------------------------------------------------- */
 
-static int check_client(const struct audit_opts *o, const char *cfg, long want, char **err)
+/* The written (or candidate) config must now pass the audit's own client rules. */
+static int check_client(const struct audit_opts *o, const char *cfg, const struct fixplan *p,
+			char **err)
 {
 	struct kvlist kv = { 0 };
 	if (audit_ssh_g(o, cfg, &kv, err) < 0)
 		return -1;
+	if (p->relay) {	/* ssh itself must now name the relay, with fd passing */
+		const char *pc = kv_get(&kv, "proxycommand");
+		const char *fd = kv_get(&kv, "proxyusefdpass");
+		int good = pc && strstr(pc, " relay ") && fd && !strcmp(fd, "yes");
+		if (!good)
+			*err = xasprintf("ssh -G reports ProxyCommand %s, ProxyUseFdpass %s with the "
+					 "%s config: nothing changed", pc ? pc : "none",
+					 fd ? fd : "no", cfg ? "new" : "written");
+		kv_free(&kv);
+		return good ? 0 : -1;
+	}
 	long got = kv_get_long(&kv, "serveraliveinterval", 0);
+	long cm = kv_get_long(&kv, "serveralivecountmax", 3);
 	kv_free(&kv);
-	if (got != want) {
-		*err = xasprintf("ssh -G reports ServerAliveInterval %ld, not %ld, with the %s config: "
-				 "nothing changed", got, want, cfg ? "new" : "written");
+	long idle = p->facts ? p->facts->idle_s : p->interval + 1;
+	if (got <= 0 || got >= idle || audit_client_countmax_low(got, cm)) {
+		*err = xasprintf("ssh -G reports ServerAliveInterval %ld, ServerAliveCountMax %ld "
+				 "with the %s config: nothing changed", got, cm, cfg ? "new" : "written");
 		return -1;
 	}
 	return 0;
@@ -472,7 +583,9 @@ static int check_server(const struct audit_opts *o, const struct fixplan *p,
 		*err = xasprintf("%s: cannot write", tmp);
 	} else {
 		char *t[] = { (char *)audit_sshd_binary(), (char *)"-t", (char *)"-f", tmp, NULL };
-		char *T[] = { (char *)audit_sshd_binary(), (char *)"-T", (char *)"-f", tmp, NULL };
+		char *spec = (char *)f->server_user;	/* as the diagnosed user sees it */
+		char *T[] = { (char *)audit_sshd_binary(), (char *)"-T", (char *)"-f", tmp,
+			      *spec ? (char *)"-C" : NULL, spec, NULL };
 		struct strbuf out = { 0 }, e = { 0 };
 		int st = -1;
 		if (proc_capture(t, NULL, &out, &e, 10000, &st) < 0 || st != 0) {
@@ -557,11 +670,33 @@ static void reload_sshd(const struct audit_opts *o, struct strbuf *log)
 	free(main_path);
 }
 
-static void apply_sysctl(const struct fixplan *p, struct strbuf *log)
+static const char *const ka_names[] = { "tcp_keepalive_time", "tcp_keepalive_intvl",
+					"tcp_keepalive_probes" };
+
+static void read_live(const char *name, char *out, size_t n)
+{
+	char *path = xasprintf("/proc/sys/net/ipv4/%s", name);
+	FILE *fp = fopen(path, "re");
+	out[0] = '\0';
+	if (fp) {
+		if (!fgets(out, (int)n, fp))
+			out[0] = '\0';
+		fclose(fp);
+	}
+	out[strcspn(out, "\n")] = '\0';
+	free(path);
+}
+
+/* sysctl -p of our file; the live values it changed go into the manifest so
+ * --undo can put them back. */
+static void apply_sysctl(const struct fixplan *p, struct changeset *cs, struct strbuf *log)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		if (p->files[i].kind != FF_KERNEL)
 			continue;
+		char before[3][32], after[32];
+		for (int k = 0; k < 3; k++)
+			read_live(ka_names[k], before[k], sizeof(before[k]));
 		char *argv[] = { (char *)"sysctl", (char *)"-q", (char *)"-p", p->files[i].snap.path, NULL };
 		struct strbuf out = { 0 }, e = { 0 };
 		int st = -1;
@@ -569,10 +704,53 @@ static void apply_sysctl(const struct fixplan *p, struct strbuf *log)
 			sb_addf(log, "applied %s\n", p->files[i].snap.path);
 		else
 			sb_addf(log, "could not apply %s (sysctl -p): %s", p->files[i].snap.path,
-				e.buf ? e.buf : "\n");
+				e.buf && *e.buf ? e.buf : "\n");
+		for (int k = 0; k < 3; k++) {
+			read_live(ka_names[k], after, sizeof(after));
+			char *name = xasprintf("net.ipv4.%s", ka_names[k]);
+			char *err = NULL;
+			if (*before[k] && strcmp(before[k], after) &&
+			    changeset_record_sysctl(cs, name, before[k], after, &err) < 0) {
+				sb_addf(log, "warning: could not record %s = %s for --undo: %s\n", name,
+					before[k], err);
+			}
+			free(err);
+			free(name);
+		}
 		sb_free(&out);
 		sb_free(&e);
 	}
+}
+
+static const char *role_of(int kind)
+{
+	return kind == FF_CLIENT ? "client" : kind == FF_SERVER ? "server" : "kernel";
+}
+
+/* A file the user named (-F, --server-config) rather than one --fix found. */
+static int explicit_file(const struct audit_opts *o, const struct fix_file *ff)
+{
+	if (ff->kind == FF_CLIENT)
+		return o->so && o->so->config && !strcmp(ff->snap.path, o->so->config);
+	if (ff->kind == FF_SERVER)
+		return o->server_config && !strcmp(ff->snap.path, o->server_config);
+	return 0;
+}
+
+/* Rolls the set back; says exactly what is left when that fails. */
+static void rollback(struct changeset *cs, struct strbuf *log)
+{
+	char *e2 = NULL;
+	struct strbuf rl = { 0 };
+	sb_adds(&rl, "");
+	if (changeset_rollback(cs, &rl, &e2) == 0)
+		sb_adds(log, "rolled back: every file is as it was\n");
+	else
+		sb_addf(log, "%sROLLBACK INCOMPLETE: %s; run 'sshdoctor audit --undo %s' after "
+			"fixing the cause\n", rl.buf, e2 ? e2 : "?", cs->id);
+	sb_free(&rl);
+	free(e2);
+	changeset_free(cs);
 }
 
 int audit_fix_apply(const struct audit_opts *o, struct fixplan *p, int reload, struct strbuf *log,
@@ -583,6 +761,14 @@ int audit_fix_apply(const struct audit_opts *o, struct fixplan *p, int reload, s
 		sb_adds(log, "nothing to change\n");
 		return 0;
 	}
+	/* 0. As root, only files --fix would choose (and undo will accept). */
+	for (size_t i = 0; geteuid() == 0 && i < p->n; i++)
+		if (!fileio_path_plausible(role_of(p->files[i].kind), explicit_file(o, &p->files[i]),
+					   p->files[i].snap.path)) {
+			*err = xasprintf("%s: not a file sshdoctor --fix edits as root; nothing changed",
+					 p->files[i].snap.path);
+			return -1;
+		}
 	/* 1. Prove the candidates before anything is moved into place. */
 	for (size_t i = 0; i < p->n; i++) {
 		if (p->files[i].kind != FF_CLIENT)
@@ -591,7 +777,7 @@ int audit_fix_apply(const struct audit_opts *o, struct fixplan *p, int reload, s
 					       strlen(p->files[i].text), err);
 		if (!tmp)
 			return -1;
-		int rc = check_client(o, tmp, p->interval, err);
+		int rc = check_client(o, tmp, p, err);
 		unlink(tmp);
 		free(tmp);
 		if (rc < 0)
@@ -601,49 +787,54 @@ int audit_fix_apply(const struct audit_opts *o, struct fixplan *p, int reload, s
 	if (has_kind(p, FF_SERVER) && check_server(o, p, f, 1, err) < 0)
 		return -1;
 
-	/* 2. Write everything as one change set. */
+	/* 2. Write everything as one change set. Ctrl-C and SIGTERM wait until the
+	 * set is complete or rolled back (they are delivered right after). */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	int rc = -1;
 	struct changeset cs;
 	if (changeset_begin(&cs, "audit --fix", err) < 0)
-		return -1;
+		goto out;
 	for (size_t i = 0; i < p->n; i++) {
 		struct fix_file *ff = &p->files[i];
-		if (changeset_write(&cs, &ff->snap, ff->text, strlen(ff->text), ff->mode_new, err) < 0) {
-			char *e2 = NULL;
-			changeset_rollback(&cs, &e2);
-			free(e2);
-			changeset_free(&cs);
-			return -1;
+		if (changeset_write_as(&cs, &ff->snap, ff->text, strlen(ff->text), ff->mode_new,
+				       role_of(ff->kind), explicit_file(o, ff), err) < 0) {
+			rollback(&cs, log);
+			goto out;
 		}
 		sb_addf(log, "%s %s\n", ff->snap.exists ? "changed" : "created", ff->snap.path);
 	}
 
 	/* 3. Check what is on disk now; anything wrong puts every file back. */
 	int bad = 0;
-	if (has_kind(p, FF_CLIENT) && check_client(o, NULL, p->interval, err) < 0)
+	if (has_kind(p, FF_CLIENT) && check_client(o, NULL, p, err) < 0)
 		bad = 1;
 	if (!bad && has_kind(p, FF_SERVER) && check_server(o, p, f, 0, err) < 0)
 		bad = 1;
 	if (bad) {
-		char *e2 = NULL;
-		changeset_rollback(&cs, &e2);
-		free(e2);
-		changeset_free(&cs);
-		sb_adds(log, "rolled back: every file is as it was\n");
-		return -1;
+		rollback(&cs, log);
+		goto out;
 	}
-	if (changeset_end(&cs, err) < 0)
-		return -1;
 	sb_addf(log, "verified: %s the new values; undo with 'sshdoctor audit --undo'\n",
 		has_kind(p, FF_SERVER) ? (has_kind(p, FF_CLIENT) ? "ssh -G and sshd -T show" : "sshd -T shows")
 		: has_kind(p, FF_CLIENT) ? "ssh -G shows" : "the files hold");
 
-	/* 4. Make the kernel and a running sshd use them. */
+	/* 4. Make the kernel use them (recorded in the set for --undo). */
 	if (has_kind(p, FF_KERNEL)) {
 		if (o->root)
 			sb_adds(log, "sysctl not applied under --root\n");
 		else
-			apply_sysctl(p, log);
+			apply_sysctl(p, &cs, log);
 	}
+	if (changeset_end(&cs, err) < 0)
+		goto out;
+	rc = 0;
+	/* 5. And a running sshd. */
 	if (has_kind(p, FF_SERVER)) {
 		if (reload && !server_root(o))
 			reload_sshd(o, log);
@@ -651,11 +842,19 @@ int audit_fix_apply(const struct audit_opts *o, struct fixplan *p, int reload, s
 			sb_addf(log, "sshd not reloaded%s: new sessions get the new values after a "
 				"reload (--reload)\n", server_root(o) ? " under --root" : "");
 	}
-	return 0;
+out:
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
-int audit_undo(struct strbuf *log, char **err)
+int audit_undo(const char *id, struct strbuf *log, char **err)
 {
 	*err = NULL;
-	return fileio_undo_last(log, err);
+	return fileio_undo(id, log, err);
+}
+
+int audit_undo_list(struct strbuf *out, char **err)
+{
+	*err = NULL;
+	return fileio_undo_list(out, err);
 }

@@ -7,7 +7,12 @@
 #include "target.h"
 
 struct ctx {
-	int json;		/* --json */
+	int json;		/* --json or --format=json */
+	int metrics;		/* --format=openmetrics: Prometheus text exposition format */
+	const char *textfile;	/* --textfile DIR: metrics also to DIR/sshdoctor_*.prom */
+	const char *report;	/* --report FILE: also a self-contained HTML page */
+	int argc;		/* the whole command line, for the HTML report */
+	char **argv;
 	int color;		/* resolved from --color and the terminal */
 	int tty;		/* stdout is a terminal: progress lines allowed */
 	const struct cmd_entry *cmd;
@@ -68,5 +73,7 @@ void main_usage_hint(void);
 /* The command nearest to a mistyped name, or NULL. */
 const char *cmd_closest(const char *name);
 const struct cmd_entry *cmd_lookup(const char *name);
+/* --format=text|json|openmetrics; returns 0 or -1 for an unknown format. */
+int ctx_set_format(struct ctx *ctx, const char *fmt);
 
 #endif

@@ -6,7 +6,7 @@
 #include "cmd.h"
 #include "log.h"
 
-enum { O_IDLE = 1, O_SERVER_CONFIG, O_REMOTE, O_FIX, O_YES, O_RELOAD, O_UNDO, O_ROOT };
+enum { O_IDLE = 1, O_SERVER_CONFIG, O_REMOTE, O_FIX, O_YES, O_RELOAD, O_UNDO, O_ROOT, O_LIST, O_RELAY };
 
 static const struct optdef audit_opts_def[] = {
 	{ "idle-timeout", 0, 1, O_IDLE, "DURATION", "the path's idle timeout to beat (default: the "
@@ -16,8 +16,12 @@ static const struct optdef audit_opts_def[] = {
 	{ "remote", 0, 0, O_REMOTE, NULL, "audit TARGET's sshd and kernel over ssh" },
 	{ "fix", 0, 0, O_FIX, NULL, "show the diff that fixes what was found (--yes writes it)" },
 	{ "yes", 'y', 0, O_YES, NULL, "with --fix: write the changes (backup, undoable)" },
+	{ "relay", 0, 0, O_RELAY, NULL, "with --fix: only route TARGET (or every host) through "
+	  "the flight recorder's relay" },
 	{ "reload", 0, 0, O_RELOAD, NULL, "with --fix --yes: reload sshd afterwards" },
-	{ "undo", 0, 0, O_UNDO, NULL, "restore the files of the last --fix, byte for byte" },
+	{ "undo", 0, 0, O_UNDO, NULL, "restore the files of the last --fix (or of change set ID: "
+	  "--undo ID), byte for byte, and the live sysctls it changed" },
+	{ "list", 0, 0, O_LIST, NULL, "with --undo: list every change set" },
 	{ "root", 0, 1, O_ROOT, "DIR", "read and change files under DIR instead of / (images, tests)" },
 	{ 0 }
 };
@@ -26,7 +30,7 @@ struct audit_cli {
 	const struct cmd_entry *cmd;
 	long idle_s;
 	const char *server_config, *root;
-	int remote, fix, yes, reload, undo;
+	int remote, fix, yes, reload, undo, list, relay;
 };
 
 static int audit_opt(void *state, int id, const char *arg)
@@ -53,6 +57,8 @@ static int audit_opt(void *state, int id, const char *arg)
 	case O_YES: c->yes = 1; return 0;
 	case O_RELOAD: c->reload = 1; return 0;
 	case O_UNDO: c->undo = 1; return 0;
+	case O_LIST: c->list = 1; return 0;
+	case O_RELAY: c->relay = 1; return 0;
 	}
 	return EXIT_USAGE;
 }
@@ -73,12 +79,14 @@ static void fix_text(FILE *out, struct json_object *m, int color)
 		fprintf(out, "note: %s\n", json_object_get_string(json_object_array_get_idx(notes, i)));
 }
 
-static int do_undo(struct ctx *ctx)
+static int do_undo(struct ctx *ctx, const char *id, int list)
 {
 	struct strbuf log = { 0 };
 	char *err = NULL;
-	int rc = audit_undo(&log, &err);
+	sb_adds(&log, "");
+	int rc = list ? audit_undo_list(&log, &err) : audit_undo(id, &log, &err);
 	if (rc < 0) {
+		fputs(log.buf, stderr);	/* what was done, and what is left how */
 		fprintf(stderr, "sshdoctor audit --undo: %s\n", err);
 		free(err);
 		sb_free(&log);
@@ -88,8 +96,9 @@ static int do_undo(struct ctx *ctx)
 		struct report r;
 		report_init(&r, "audit");
 		struct json_object *m = json_object_new_object();
-		json_object_object_add(m, "undone", json_object_new_boolean(rc == 0));
-		json_object_object_add(m, "log", json_object_new_string(log.buf ? log.buf : ""));
+		if (!list)
+			json_object_object_add(m, "undone", json_object_new_boolean(rc == 0));
+		json_object_object_add(m, list ? "list" : "log", json_object_new_string(log.buf));
 		report_measure(&r, "undo", m, NULL);
 		render_json(stdout, &r);
 		report_free(&r);
@@ -118,12 +127,25 @@ static int audit_exec(struct ctx *ctx, int argc, char **argv)
 		cmd_usage_error(ctx->cmd, "--yes and --reload go with --fix");
 		goto out;
 	}
+	if (c.relay && (!c.fix || c.remote || c.reload)) {
+		cmd_usage_error(ctx->cmd, "--relay goes with --fix (the local ssh config), not "
+				"--remote or --reload");
+		goto out;
+	}
 	if (c.undo && c.fix) {
 		cmd_usage_error(ctx->cmd, "--undo and --fix exclude each other");
 		goto out;
 	}
+	if (c.list && !c.undo) {
+		cmd_usage_error(ctx->cmd, "--list goes with --undo");
+		goto out;
+	}
 	if (c.undo) {
-		code = do_undo(ctx);
+		if (c.list && first < argc) {
+			cmd_usage_error(ctx->cmd, "--undo --list takes no ID");
+			goto out;
+		}
+		code = do_undo(ctx, first < argc ? argv[first] : NULL, c.list);
 		goto out;
 	}
 	if (first < argc) {
@@ -142,7 +164,7 @@ static int audit_exec(struct ctx *ctx, int argc, char **argv)
 
 	struct audit_opts o = { .target = have_t ? &t : NULL, .so = &so, .root = c.root,
 				.server_config = c.server_config, .remote = c.remote,
-				.idle_timeout_s = c.idle_s };
+				.idle_timeout_s = c.idle_s, .relay = c.relay };
 	struct audit_facts f;
 	struct report r;
 	char *err = NULL;
@@ -195,7 +217,8 @@ const struct cmd_entry cmd_audit_entry = {
 	.name = "audit",
 	.summary = "check keepalive and limit settings of client, server and kernel; --fix them",
 	.synopsis = "[ssh options] [TARGET] [--idle-timeout DURATION] [--server-config FILE] "
-		    "[--remote] [--fix [--yes] [--reload]] [--undo] [--root DIR]",
+		    "[--remote] [--fix [--yes] [--reload] | --fix --relay [--yes]] [--undo [ID] | --undo --list] "
+		    "[--root DIR]",
 	.opts = audit_opts_def,
 	.flags = CMD_SSH_OPTS,
 	.exec = audit_exec,

@@ -2,13 +2,36 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "log.h"
+#include "render_html.h"
+#include "render_metrics.h"
 
 int cmd_finish(struct ctx *ctx, struct report *r)
 {
 	if (ctx->json)
 		render_json(stdout, r);
+	else if (ctx->metrics)
+		render_metrics(stdout, r);
 	else
 		render_text(stdout, r, ctx->color);
+	if (ctx->textfile) {
+		char *err = NULL;
+		if (metrics_textfile_write(ctx->textfile, r, &err) < 0) {
+			fprintf(stderr, "sshdoctor %s: %s\n", r->command, err);
+			free(err);
+			return EXIT_IOERR;
+		}
+	}
+	if (ctx->report) {
+		char *err = NULL;
+		struct html_meta m = { ctx->argc, ctx->argv, 0 };
+		if (render_html_write(ctx->report, r, &m, &err) < 0) {
+			fprintf(stderr, "sshdoctor %s: %s\n", r->command, err);
+			free(err);
+			return EXIT_IOERR;
+		}
+		info("report written to %s", ctx->report);
+	}
 	return (int)report_status(r);
 }
 

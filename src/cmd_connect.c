@@ -9,12 +9,13 @@
 #define MAX_TARGETS 10000
 #define DEFAULT_TIMEOUT_MS 10000
 
-enum { O_TIMEOUT = 1, O_NO_LOGIN, O_FILE };
+enum { O_TIMEOUT = 1, O_NO_LOGIN, O_FILE, O_PARALLEL };
 
 static const struct optdef connect_opts_def[] = {
 	{ "timeout", 0, 1, O_TIMEOUT, "DURATION", "limit per target for each of probe and login (default 10s)" },
 	{ "no-login", 0, 0, O_NO_LOGIN, NULL, "stop after the key exchange offer (no ssh -vvv login)" },
 	{ "file", 'f', 1, O_FILE, "FILE", "read targets from FILE, one per line (# comments)" },
+	{ "parallel", 0, 1, O_PARALLEL, "N", "probe at most N targets at once (default 1024)" },
 	{ 0 }
 };
 
@@ -63,6 +64,18 @@ static int handler(void *arg, int id, const char *val)
 		return 0;
 	case O_FILE:
 		return read_targets(st, val);
+	case O_PARALLEL: {
+		char *end = NULL;
+		errno = 0;
+		long v = strtol(val, &end, 10);
+		if (errno || end == val || *end || v < 1 || v > CONNECT_PARALLEL_MAX) {
+			cmd_usage_error(st->ctx->cmd, "--parallel %s: not a number from 1 to %d", val,
+					CONNECT_PARALLEL_MAX);
+			return EXIT_USAGE;
+		}
+		st->o.parallel = (int)v;
+		return 0;
+	}
 	}
 	return EXIT_USAGE;
 }
@@ -116,7 +129,7 @@ out:
 const struct cmd_entry cmd_connect_entry = {
 	.name = "connect",
 	.summary = "why an SSH connection is slow or never established, phase by phase",
-	.synopsis = "[ssh options] TARGET... [-f FILE] [--timeout DURATION] [--no-login]",
+	.synopsis = "[ssh options] TARGET... [-f FILE] [--parallel N] [--timeout DURATION] [--no-login]",
 	.opts = connect_opts_def,
 	.flags = CMD_SSH_OPTS,
 	.exec = connect_exec,

@@ -11,12 +11,13 @@ enum { O_MAX = 1, O_RES, O_CONNS, O_VIA, O_METHOD, O_NO_SAVE };
 static const struct optdef idle_opts_def[] = {
 	{ "max", 0, 1, O_MAX, "DURATION", "longest idle time to test (default 30m, up to 4h)" },
 	{ "resolution", 0, 1, O_RES, "DURATION",
-	  "bracket width wanted: max(this, 5% of T) (default 2s)" },
+	  "bracket width wanted: max(this, 1% of T) (default 1s)" },
 	{ "connections", 0, 1, O_CONNS, "N", "idle connections open at once (default 32)" },
 	{ "via", 0, 1, O_VIA, "ssh|tcp|preauth",
 	  "ssh sessions (default), raw TCP to 'sshdoctor echo-server', or no login" },
-	{ "method", 0, 1, O_METHOD, "fast|naive",
-	  "naive: double the idle, then bisect, one connection (baseline for benchmarks)" },
+	{ "method", 0, 1, O_METHOD, "fast|naive|minute",
+	  "baselines for benchmarks: naive doubles the idle, then bisects, one connection; "
+	  "minute probes one connection per minute of idle (1-minute resolution)" },
 	{ "no-save", 0, 0, O_NO_SAVE, NULL, "do not remember the result for audit and doctor" },
 	{ 0 }
 };
@@ -53,11 +54,12 @@ static int idle_opt(void *state, int id, const char *arg)
 		c->o.via_explicit = 1;
 		return 0;
 	case O_METHOD:
-		if (strcmp(arg, "fast") && strcmp(arg, "naive")) {
-			cmd_usage_error(c->cmd, "--method: '%s' is not fast or naive", arg);
+		if (strcmp(arg, "fast") && strcmp(arg, "naive") && strcmp(arg, "minute")) {
+			cmd_usage_error(c->cmd, "--method: '%s' is not fast, naive or minute", arg);
 			return EXIT_USAGE;
 		}
 		c->o.naive = arg[0] == 'n';
+		c->o.minute = arg[0] == 'm';
 		return 0;
 	case O_NO_SAVE:
 		c->o.save = 0;
@@ -68,7 +70,7 @@ static int idle_opt(void *state, int id, const char *arg)
 
 static int idle_exec(struct ctx *ctx, int argc, char **argv)
 {
-	struct idle_cli c = { ctx->cmd, { .via = VIA_SSH, .max_ms = 30 * 60 * 1000LL, .res_ms = 2000,
+	struct idle_cli c = { ctx->cmd, { .via = VIA_SSH, .max_ms = 30 * 60 * 1000LL, .res_ms = 1000,
 					  .connections = 32, .save = 1 } };
 	struct sshopts so = { 0 };
 	struct target t = { 0 };

@@ -4,7 +4,7 @@
 #include "cmd.h"
 #include "logs.h"
 
-enum { O_JOURNAL = 1, O_SINCE, O_UNTIL, O_HOST, O_SESSIONS };
+enum { O_JOURNAL = 1, O_SINCE, O_UNTIL, O_HOST, O_SESSIONS, O_UNRECOGNIZED };
 
 static const struct optdef logs_opts_def[] = {
 	{ "journal", 0, 0, O_JOURNAL, NULL, "read the systemd journal (sshd units and the kernel)" },
@@ -12,6 +12,7 @@ static const struct optdef logs_opts_def[] = {
 	{ "until", 0, 1, O_UNTIL, "TIME", "only lines at or before TIME" },
 	{ "host", 0, 1, O_HOST, "ADDR", "only connections from ADDR (or lines of log host ADDR)" },
 	{ "sessions", 0, 0, O_SESSIONS, NULL, "list every session (address, port, start, duration, ending)" },
+	{ "unrecognized", 0, 0, O_UNRECOGNIZED, NULL, "list the ssh lines no rule understood (the first 20, and how many more)" },
 	{ 0 }
 };
 
@@ -44,6 +45,9 @@ static int logs_opt(void *state, int id, const char *arg)
 	case O_SESSIONS:
 		c->o.sessions = 1;
 		return 0;
+	case O_UNRECOGNIZED:
+		c->o.unrecognized = 1;
+		return 0;
 	}
 	return EXIT_USAGE;
 }
@@ -68,7 +72,7 @@ static int logs_exec(struct ctx *ctx, int argc, char **argv)
 const struct cmd_entry cmd_logs_entry = {
 	.name = "logs",
 	.summary = "read sshd, ssh and kernel logs: explain every disconnect",
-	.synopsis = "[FILE|-]... [--journal] [--since TIME] [--until TIME] [--host ADDR] [--sessions]",
+	.synopsis = "[FILE|-]... [--journal] [--since TIME] [--until TIME] [--host ADDR] [--sessions] [--unrecognized]",
 	.opts = logs_opts_def,
 	.exec = logs_exec,
 };

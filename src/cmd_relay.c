@@ -1,35 +1,107 @@
-/* cmd_relay.c - `sshdoctor relay`: the internal ProxyCommand that `path` gives
- * ssh, so the tool owns (and can inspect) the session's TCP socket. */
+/* cmd_relay.c - `sshdoctor relay`: the ProxyCommand of the flight recorder
+ * (ProxyUseFdpass: the socket is handed to ssh, a watcher records the session),
+ * and with --report the internal pump relay `path` gives ssh. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd.h"
 #include "relay.h"
 
-enum { O_REPORT = 1, O_V4, O_V6 };
+enum { O_REPORT = 1, O_V4, O_V6, O_CTIMEOUT, O_KEEPALIVE, O_UTIMEOUT, O_USER, O_HISTORY,
+       O_FDPASS, O_PUMP };
 
 static const struct optdef relay_opts_def[] = {
-	{ "report", 0, 1, O_REPORT, "NAME", "hand the socket to this abstract unix socket" },
-	{ NULL, '4', 0, O_V4, NULL, "IPv4 only" },
+	{ "report", 0, 1, O_REPORT, "NAME", "(path) pump, and hand the socket to this abstract "
+	  "unix socket" },
+	{ NULL, '4', 0, O_V4, NULL, "IPv4 only (as ssh -4 / AddressFamily inet)" },
 	{ NULL, '6', 0, O_V6, NULL, "IPv6 only" },
+	{ "connect-timeout", 0, 1, O_CTIMEOUT, "DURATION", "give up connecting after this "
+	  "(ssh's ConnectTimeout; default: the kernel's)" },
+	{ "keepalive", 0, 1, O_KEEPALIVE, "auto|off|IDLE[,INTVL[,CNT]]", "per-socket TCP "
+	  "keepalive (auto: half the stored idle timeout, else 60s; seconds)" },
+	{ "user-timeout", 0, 1, O_UTIMEOUT, "DURATION|off", "TCP_USER_TIMEOUT (default: keepidle "
+	  "+ intvl x cnt)" },
+	{ "user", 'l', 1, O_USER, "USER", "the remote user (%r), to find the stored idle result" },
+	{ "history", 0, 1, O_HISTORY, "FILE", "the history store (default "
+	  "$XDG_STATE_HOME/sshdoctor/history.db)" },
+	{ "fdpass", 0, 0, O_FDPASS, NULL, "hand the socket over stdout (default when stdout is a "
+	  "unix socket)" },
+	{ "pump", 0, 0, O_PUMP, NULL, "carry the bytes over stdin/stdout instead" },
 	{ 0 }
 };
 
 struct relay_args {
+	const struct cmd_entry *cmd;
 	const char *report;
-	int family;
+	struct relay_public_opts o;
 };
+
+static int parse_ka(struct relay_args *a, const char *arg)
+{
+	if (!strcmp(arg, "auto")) {
+		a->o.keepalive = 1;
+		return 0;
+	}
+	if (!strcmp(arg, "off")) {
+		a->o.keepalive = 0;
+		return 0;
+	}
+	long v[3] = { 0, 0, 0 };
+	char *copy = strdup(arg), *save = NULL;
+	int n = 0, bad = !copy;
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && !bad; t = strtok_r(NULL, ",", &save)) {
+		long max = n == 2 ? 127 : 32767;
+		if (n >= 3 || parse_int(t, 1, max, &v[n]) < 0)
+			bad = 1;
+		n++;
+	}
+	free(copy);
+	if (bad || n == 0) {
+		cmd_usage_error(a->cmd, "--keepalive: '%s' is not auto, off or IDLE[,INTVL[,CNT]] "
+				"(seconds)", arg);
+		return EXIT_USAGE;
+	}
+	a->o.keepalive = 2;
+	a->o.ka_idle_s = (int)v[0];
+	a->o.ka_intvl_s = (int)v[1];
+	a->o.ka_cnt = (int)v[2];
+	return 0;
+}
 
 static int relay_opt(void *state, int id, const char *arg)
 {
 	struct relay_args *a = state;
-	if (id == O_REPORT)
-		a->report = arg;
-	else
-		a->family = id == O_V4 ? 4 : 6;
-	return 0;
+	int64_t ms;
+	switch (id) {
+	case O_REPORT: a->report = arg; return 0;
+	case O_V4: a->o.family = 4; return 0;
+	case O_V6: a->o.family = 6; return 0;
+	case O_CTIMEOUT:
+		if ((ms = opt_duration(a->cmd, "--connect-timeout", arg, 1000, 3600 * 1000LL)) < 0)
+			return EXIT_USAGE;
+		a->o.connect_timeout_s = (int)(ms / 1000);
+		return 0;
+	case O_KEEPALIVE: return parse_ka(a, arg);
+	case O_UTIMEOUT:
+		if (!strcmp(arg, "off")) {
+			a->o.user_timeout_ms = 0;
+			return 0;
+		}
+		if ((ms = opt_duration(a->cmd, "--user-timeout", arg, 1000, 24 * 3600 * 1000LL)) < 0)
+			return EXIT_USAGE;
+		a->o.user_timeout_ms = (int)ms;
+		return 0;
+	case O_USER: a->o.user = arg; return 0;
+	case O_HISTORY: a->o.db = arg; return 0;
+	case O_FDPASS: a->o.mode = 1; return 0;
+	case O_PUMP: a->o.mode = 2; return 0;
+	}
+	return EXIT_USAGE;
 }
 
 static int relay_exec(struct ctx *ctx, int argc, char **argv)
 {
-	struct relay_args a = { 0 };
+	struct relay_args a = { .cmd = ctx->cmd, .o = { .keepalive = 1, .user_timeout_ms = -1 } };
 	int code = 0;
 	int first = opts_parse(ctx, argc, argv, NULL, relay_opt, &a, &code);
 	if (first < 0)
@@ -38,14 +110,18 @@ static int relay_exec(struct ctx *ctx, int argc, char **argv)
 		cmd_usage_error(ctx->cmd, "expected HOST PORT");
 		return EXIT_USAGE;
 	}
-	return relay_main(argv[first], argv[first + 1], a.family, a.report);
+	if (a.report)
+		return relay_main(argv[first], argv[first + 1], a.o.family, a.report);
+	return relay_public_main(argv[first], argv[first + 1], &a.o);
 }
 
 const struct cmd_entry cmd_relay_entry = {
 	.name = "relay",
-	.summary = "(internal) ProxyCommand relay used by 'path': stdin/stdout <-> HOST PORT",
-	.synopsis = "[-4|-6] [--report NAME] HOST PORT",
+	.summary = "ProxyCommand for ssh_config (with ProxyUseFdpass yes): per-socket keepalive, "
+		   "and every session recorded in the history",
+	.synopsis = "[-4|-6] [--connect-timeout DURATION] [--keepalive auto|off|IDLE[,INTVL[,CNT]]] "
+		    "[--user-timeout DURATION|off] [-l USER] [--history FILE] [--fdpass|--pump] "
+		    "[--report NAME] HOST PORT",
 	.opts = relay_opts_def,
-	.flags = CMD_HIDDEN,
 	.exec = relay_exec,
 };

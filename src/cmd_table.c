@@ -10,6 +10,9 @@ extern const struct cmd_entry cmd_audit_entry;
 extern const struct cmd_entry cmd_connect_entry;
 extern const struct cmd_entry cmd_path_entry, cmd_relay_entry;
 extern const struct cmd_entry cmd_logs_entry;
+extern const struct cmd_entry cmd_keep_entry;
+extern const struct cmd_entry cmd_history_entry;
+extern const struct cmd_entry cmd_askpass_entry;
 
 /* One line per command; each cmd_<name>.c exports its entry. */
 const struct cmd_entry *const cmd_table[] = {
@@ -18,9 +21,12 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_audit_entry,
 	&cmd_connect_entry,
 	&cmd_logs_entry,
+	&cmd_history_entry,
 	&cmd_path_entry,
+	&cmd_keep_entry,
 	&cmd_echo_server_entry,
 	&cmd_relay_entry,
+	&cmd_askpass_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
 	NULL
@@ -64,6 +70,9 @@ void main_print_help(FILE *out)
 			fprintf(out, "  %-12s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
 	fputs("\nglobal options:\n"
 	      "  --json          print the result as JSON (see sshdoctor(1))\n"
+	      "  --format=FMT    text (default), json, openmetrics (Prometheus text format)\n"
+	      "  --textfile DIR  also write metrics to DIR/sshdoctor_*.prom (node_exporter)\n"
+	      "  --report FILE   also write a self-contained HTML report (charts) to FILE\n"
 	      "  --color=WHEN    colour: auto (default; honours NO_COLOR), always, never\n"
 	      "  -v, --verbose   more diagnostics on stderr (repeatable)\n"
 	      "  -q, --quiet     only errors on stderr\n"

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "askpass.h"
+#include "budget.h"
 #include "evloop.h"
 #include "log.h"
 #include "proc.h"
@@ -23,6 +25,7 @@
 
 #define MAX_ADDRS 16
 #define MAX_LOGINS 16		/* concurrent ssh -vvv: each one is a full key exchange */
+#define MAX_LOGINS_PER_SERVER 4	/* well under MaxStartups' default start (10) */
 #define RBUF_MAX (4 + WIRE_PACKET_MAX)
 #define MAX_SKIPPED_PACKETS 16
 
@@ -72,11 +75,24 @@ struct ct {
 	const char *fail;	/* phase result word, when a phase failed */
 	/* login */
 	struct proc ssh;
-	struct sshvlog vl;
+	struct sshvlog *vl;	/* from the login's start: 12 KB, not for every target */
 	int64_t t_login;
 	int exited, timed_out;
 	int established;
+	int started;		/* counted in cx->probing */
+	const struct target *cfg_of;	/* ssh -G shared with this earlier target */
+	char portstr[8];
+	/* a login that hung in the key exchange, kept while a small-kex retry runs */
+	struct sshvlog *stalled;
+	struct strvec retry_opts;
 	char *proxy;		/* ProxyJump/ProxyCommand: only the login is measured */
+	/* do no harm: the raw probe is an unauthenticated connection */
+	int may_penalise;	/* the server may penalise it (or its version is unknown) */
+	int raw_skipped;	/* no budget: banner and KEXINIT come from ssh -vvv */
+	int vk_state;		/* connect_vkex_line() */
+	double ledger_before;	/* our penalty outstanding before this run's probe */
+	char *vline;		/* VLOG_LINE_MAX, while the login runs */
+	size_t vlen;
 };
 
 struct cx {
@@ -86,11 +102,28 @@ struct cx {
 	struct report *r;
 	struct ct *c;
 	size_t n, logins, next_login;
+	size_t next_probe, probing, parallel;	/* bounded: at most parallel probes at once */
+	int filling;
 	struct kex_side supported;
 };
 
 static void probe_done(struct ct *c);
+static void probe_fill(struct cx *cx);
 static void start_tcp(struct ct *c);
+
+/* A target that never logged in reads as an empty ssh -vvv log. */
+static const struct sshvlog *VL(const struct ct *c)
+{
+	static struct sshvlog empty;
+	static int ready;
+	if (c->vl)
+		return c->vl;
+	if (!ready) {
+		sshvlog_init(&empty, 0);
+		ready = 1;
+	}
+	return &empty;
+}
 
 /* Socket phases are timed in microseconds: the bench compares them with raw
  * socket operations at sub-millisecond resolution. */
@@ -308,8 +341,26 @@ static void on_tcp(struct evloop *ev, int fd, uint32_t events, void *arg)
 	tcp_result(c, i, err);
 }
 
+/* Every address that connects is one unauthenticated connection to sshd: a
+ * server that may penalise them gets them only within its budget. */
+static int raw_allowed(struct ct *c)
+{
+	c->may_penalise = budget_risky(c->a[0].text, c->port, NULL);
+	c->ledger_before = budget_wait_s(c->a[0].text, c->port);
+	if (!c->may_penalise)
+		return 1;
+	return budget_take(c->a[0].text, c->port, c->na, BUDGET_NOAUTH_S) == c->na;
+}
+
 static void start_tcp(struct ct *c)
 {
+	if (!raw_allowed(c)) {
+		for (int i = 0; i < c->na; i++)
+			c->a[i].res = TCP_ABANDONED;
+		c->raw_skipped = 1;
+		probe_done(c);
+		return;
+	}
 	c->st = ST_TCP;
 	for (int i = 0; i < c->na && c->st == ST_TCP; i++) {
 		struct addr *a = &c->a[i];
@@ -340,7 +391,9 @@ static void start_tcp(struct ct *c)
 
 static const char *cfg(const struct ct *c, const char *key)
 {
-	const char *v = kv_get(&c->t->cfg, key);
+	if (c->cfg_of && !strcmp(key, "port"))
+		return c->portstr;
+	const char *v = kv_get(c->cfg_of ? &c->cfg_of->cfg : &c->t->cfg, key);
 	return v ? v : "";
 }
 
@@ -494,6 +547,22 @@ static void start_banner(struct ct *c, int i)
 /* ---- login: the user's own ssh -vvv ---- */
 
 static void login_next(struct cx *cx);
+static void start_login(struct ct *c);
+
+/* Hung in the key exchange: once more with a small one, which tells an MTU black
+ * hole (the small packets get through) from the rest. One retry, never more. */
+static void login_retry(struct ct *c)
+{
+	if (c->stalled || ev_interrupted(c->cx->ev) || !connect_kex_stalled(VL(c), c->exited) ||
+	    !connect_kex_retry_opts(VL(c), c->have_kex ? &c->sk.list[KEX_KEX] : NULL,
+				    &c->retry_opts))
+		return;
+	c->stalled = xmalloc(sizeof(*c->stalled));
+	*c->stalled = *c->vl;
+	c->exited = c->timed_out = 0;
+	debug("connect: %s: kex stalled, retrying with %s", c->t->spec, c->retry_opts.v[0]);
+	start_login(c);
+}
 
 static void login_end(struct ct *c)
 {
@@ -508,9 +577,12 @@ static void login_end(struct ct *c)
 		ev_fd_del(c->cx->ev, c->ssh.err);
 	c->exited = proc_poll(&c->ssh);
 	proc_stop(&c->ssh, 100);
-	sshvlog_finish(&c->vl, now_ms());
+	sshvlog_finish(c->vl, now_ms());
+	free(c->vline);
+	c->vline = NULL;
 	c->st = ST_DONE;
 	c->cx->logins--;
+	login_retry(c);
 	login_next(c->cx);
 }
 
@@ -555,8 +627,8 @@ static void on_ssh_out(struct evloop *ev, int fd, uint32_t events, void *arg)
 	char buf[4096];
 	ssize_t n = read(fd, buf, sizeof(buf));
 	if (n > 0) {
-		if (c->vl.first_output < 0)
-			c->vl.first_output = now_ms() - c->vl.t0;
+		if (c->vl->first_output < 0)
+			c->vl->first_output = now_ms() - c->vl->t0;
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -570,7 +642,17 @@ static void on_ssh_err(struct evloop *ev, int fd, uint32_t events, void *arg)
 	char buf[8192];
 	ssize_t n = read(fd, buf, sizeof(buf));
 	if (n > 0) {
-		sshvlog_feed(&c->vl, now_ms(), buf, (size_t)n);
+		sshvlog_feed(c->vl, now_ms(), buf, (size_t)n);
+		/* the server's KEXINIT as ssh logged it, when we had no raw probe */
+		for (ssize_t i = 0; c->raw_skipped && c->vk_state != 2 && i < n; i++) {
+			if (buf[i] == '\n' || c->vlen == VLOG_LINE_MAX) {
+				connect_vkex_line(&c->sk, &c->vk_state, c->vline, c->vlen);
+				c->vlen = 0;
+				if (buf[i] == '\n')
+					continue;
+			}
+			c->vline[c->vlen++] = buf[i];
+		}
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -583,22 +665,31 @@ static void start_login(struct ct *c)
 	struct strvec argv = { 0 };
 	strvec_push(&argv, "ssh");
 	strvec_push(&argv, "-vvv");
-	/* Never prompt: a password prompt would hang; ConnectTimeout bounds TCP. */
-	strvec_push(&argv, "-o");
-	strvec_push(&argv, "BatchMode=yes");
+	/* Never prompt (a prompt would hang) unless a password was typed once;
+	 * ConnectTimeout bounds TCP. */
+	askpass_ssh_opts(&argv);
 	strvec_push(&argv, "-o");
 	strvec_pushf(&argv, "ConnectTimeout=%lld",
 		     (long long)(c->cx->o->timeout_ms + 999) / 1000);
 	strvec_push(&argv, "-T");
+	for (size_t i = 0; i < c->retry_opts.n; i++) {
+		strvec_push(&argv, "-o");
+		strvec_push(&argv, c->retry_opts.v[i]);
+	}
 	target_ssh_args(c->t, c->cx->so, &argv);
 	strvec_push(&argv, c->cx->o->command ? c->cx->o->command : "echo sshdoctor-login-ok");
 	c->st = ST_LOGIN;
 	c->cx->logins++;
 	c->t_login = now_ms();
 	c->deadline = c->t_login + c->cx->o->timeout_ms;
-	sshvlog_init(&c->vl, c->t_login);
+	if (!c->vl)
+		c->vl = xmalloc(sizeof(*c->vl));
+	if (!c->vline)
+		c->vline = xmalloc(VLOG_LINE_MAX);
+	c->vlen = 0;
+	sshvlog_init(c->vl, c->t_login);
 	if (proc_spawn(&c->ssh, argv.v, PROC_STDOUT | PROC_STDERR) < 0) {
-		snprintf(c->vl.error, sizeof(c->vl.error), "could not run ssh: %s", strerror(errno));
+		snprintf(c->vl->error, sizeof(c->vl->error), "could not run ssh: %s", strerror(errno));
 		c->ssh.out = c->ssh.err = -1;
 		c->exited = 1;
 		c->st = ST_DONE;
@@ -611,13 +702,30 @@ static void start_login(struct ct *c)
 	strvec_clear(&argv);
 }
 
+/* Logins in progress to the same server: each is unauthenticated until it
+ * logs in, and sshd's MaxStartups (10 by default) drops past its start. */
+static int server_logins(const struct cx *cx, const struct ct *c)
+{
+	int n = 0;
+	for (size_t i = 0; i < cx->n; i++) {
+		const struct ct *o = &cx->c[i];
+		n += o->st == ST_LOGIN && o->port == c->port && o->hostname && c->hostname &&
+		     !strcmp(o->hostname, c->hostname);
+	}
+	return n;
+}
+
 static void login_next(struct cx *cx)
 {
-	while (cx->logins < MAX_LOGINS && cx->next_login < cx->n) {
-		struct ct *c = &cx->c[cx->next_login++];
-		if (c->st == ST_PROBED && c->established)
+	for (size_t i = cx->next_login; i < cx->n && cx->logins < MAX_LOGINS; i++) {
+		struct ct *c = &cx->c[i];
+		if (c->st == ST_PROBED && c->established &&
+		    server_logins(cx, c) < MAX_LOGINS_PER_SERVER)
 			start_login(c);
 	}
+	while (cx->next_login < cx->n && (cx->c[cx->next_login].st != ST_PROBED ||
+					  !cx->c[cx->next_login].established))
+		cx->next_login++;
 }
 
 /* ---- probe end ---- */
@@ -685,8 +793,38 @@ static void probe_done(struct ct *c)
 	free(c->rbuf);
 	c->rbuf = NULL;
 	c->kex_bad = c->have_kex && kex_mismatch(c);
-	c->established = c->have_kex && !c->kex_bad;
+	c->established = c->raw_skipped || (c->have_kex && !c->kex_bad);
+	if (c->t_banner && c->na)
+		budget_note_software(c->a[c->chosen >= 0 ? c->chosen : 0].text, c->port,
+				     c->wi.software);
 	c->st = ST_PROBED;
+	if (c->started) {
+		c->started = 0;
+		c->cx->probing--;
+		probe_fill(c->cx);
+	}
+}
+
+/* Starts probes until `parallel` run at once. A probe that ends at once (a
+ * failed spawn) lands back here through probe_done: the flag keeps that a
+ * loop, not a recursion 10,000 deep. */
+static void probe_fill(struct cx *cx)
+{
+	if (cx->filling)
+		return;
+	cx->filling = 1;
+	while (cx->probing < cx->parallel && cx->next_probe < cx->n && !ev_interrupted(cx->ev)) {
+		struct ct *c = &cx->c[cx->next_probe++];
+		if (c->st == ST_DONE || c->proxy)
+			continue;
+		c->started = 1;
+		cx->probing++;
+		c->t0 = now_ms();
+		c->deadline = c->t0 + cx->o->timeout_ms;
+		c->timer = ev_timer_at(cx->ev, c->deadline, probe_timeout, c);
+		start_dns(c);
+	}
+	cx->filling = 0;
 }
 
 /* ---- reporting ---- */
@@ -785,7 +923,8 @@ static void report_dns_tcp(struct ct *c, struct report *r)
 		return;
 	/* ssh tries addresses in order: note when the first is another family than asked. */
 	const char *af = cfg(c, "addressfamily");
-	if (c->na > 1 && strcmp(af, "any") == 0 && c->a[0].sa.ss_family == AF_INET6 &&
+	if (c->na > 1 && c->chosen >= 0 && strcmp(af, "any") == 0 &&
+	    c->a[0].sa.ss_family == AF_INET6 &&
 	    c->a[c->chosen].sa.ss_family == AF_INET && c->a[0].res != TCP_CONNECTED)
 		finding_evidence(report_add(r, SEV_INFO, "tcp.family",
 					    "%s%sssh tries IPv6 %s first, which does not connect",
@@ -840,6 +979,17 @@ static void report_dns_tcp(struct ct *c, struct report *r)
 					    "ConnectTimeout (none by default: the kernel gives up "
 					    "after about 2 minutes)");
 	}
+}
+
+/* Both offers (ours from ssh -G/-Q, the server's KEXINIT) judged side by side. */
+static void analyse_kex_offers(struct ct *c, struct report *r)
+{
+	struct kex_side cl = { 0 }, sv = { 0 };
+	kex_sides(c, &cl, &sv);
+	if (connect_analyse_kex(r, c->label, &cl, &sv, &c->cx->supported))
+		c->established = 0;
+	kex_side_free(&cl);
+	kex_side_free(&sv);
 }
 
 static void report_banner_kex(struct ct *c, struct report *r)
@@ -905,12 +1055,57 @@ static void report_banner_kex(struct ct *c, struct report *r)
 		finding_evidence(f, "%zu byte(s) of binary packets received", c->rlen);
 		return;
 	}
-	struct kex_side cl = { 0 }, sv = { 0 };
-	kex_sides(c, &cl, &sv);
-	if (connect_analyse_kex(r, c->label, &cl, &sv, &c->cx->supported))
-		c->established = 0;
-	kex_side_free(&cl);
-	kex_side_free(&sv);
+	analyse_kex_offers(c, r);
+}
+
+/* No raw probe (budget): what the login's own -vvv showed of banner and kex. */
+static void report_from_login(struct ct *c, struct report *r)
+{
+	struct finding *f = report_add(r, SEV_INFO, "connect.probe-budget",
+		"%s%sno raw banner/KEXINIT probe: the server may penalise unauthenticated "
+		"connections", L(c), SEP(c));
+	finding_evidence(f, "this address's budget of unauthenticated connections is spent "
+			    "(%.0f s of penalty outstanding by our count; sshd 9.8+ refuses past 15 s)",
+			 budget_wait_s(c->a[0].text, c->port));
+	finding_evidence(f, "banner and the server's key exchange offer come from ssh -vvv of the login");
+	if (VL(c)->remote_software[0])
+		report_add(r, SEV_OK, "banner.ok", "%s%s%s (seen by the login)", L(c), SEP(c),
+			   VL(c)->remote_software);
+	if (!c->sk.list[KEX_KEX].n)
+		return;
+	c->have_kex = 1;
+	analyse_kex_offers(c, r);
+}
+
+/* sshd closing before its banner, on a server that penalises: say it is a
+ * penalty (most likely earned by probes), not a fault of path or server. */
+static void report_penalty(struct ct *c, struct report *r)
+{
+	if (!c->na || c->proxy)
+		return;
+	const char *addr = c->a[c->chosen >= 0 ? c->chosen : 0].text;
+	const char *sw = VL(c)->remote_software[0] ? VL(c)->remote_software : NULL;
+	if (!budget_risky(addr, c->port, sw))
+		return;
+	const char *fail = c->fail ? c->fail : "";
+	int raw = c->chosen >= 0 && !c->t_banner && (!strcmp(fail, "closed") || !strcmp(fail, "reset"));
+	int login = c->t_login && VL(c)->remote_version < 0 &&
+		    strstr(VL(c)->error, "kex_exchange_identification");
+	/* sshd also closes before its banner past MaxStartups: a penalty is
+	 * claimed only when we ourselves connected unauthenticated just before */
+	if ((!raw && !login) || c->ledger_before <= 0)
+		return;
+	double wait = budget_wait_s(addr, c->port);
+	struct finding *f = report_add(r, SEV_WARNING, "server.penalty",
+		"%s%ssshd is penalising this address, probably for our probes; ssh will work again "
+		"in about %.0f s", L(c), SEP(c), wait > BUDGET_MIN_S ? wait : BUDGET_MIN_S + 1);
+	finding_evidence(f, "the server closed the connection before its banner%s%s", login ? ": " : "",
+			 login ? VL(c)->error : "");
+	finding_evidence(f, "OpenSSH 9.8+ PerSourcePenalties: connections without authentication "
+			    "(1 s each), failed logins (5 s), LoginGraceTime (10 s) accumulate; past "
+			    "15 s the address is refused until the penalty expires");
+	struct fix *x = finding_fix(f, "wait, or on the server (sshd_config)");
+	fix_line(x, "PerSourcePenaltyExemptList %s", "YOUR.CLIENT.ADDRESS");
 }
 
 static struct json_object *target_json(struct ct *c)
@@ -953,11 +1148,12 @@ static struct json_object *target_json(struct ct *c)
 		else if (c->t_banner)
 			phase(ph, "kex", -1, !strcmp(fail, "protocol") ? "no-match" : "invalid");
 	}
-	const struct sshvlog *v = &c->vl;
+	const struct sshvlog *v = VL(c);
 	if (c->t_login) {
 		phase(ph, "auth", v->authenticated >= 0 && v->service_accept >= 0
 		      ? v->authenticated - v->service_accept : -1,
-		      v->authenticated >= 0 ? "ok" : v->too_many_failures ? "too-many-failures"
+		      v->authenticated >= 0 ? "ok" : connect_kex_stalled(v, c->exited) ? "kex-stalled"
+		      : v->too_many_failures ? "too-many-failures"
 		      : v->permission_denied ? "denied" : c->timed_out ? "timeout" : "failed");
 		int64_t end = v->first_output >= 0 ? v->first_output : v->exit_status;
 		if (v->authenticated >= 0)
@@ -967,7 +1163,10 @@ static struct json_object *target_json(struct ct *c)
 	json_object_object_add(m, "phases", ph);
 	json_object_object_add(m, "banner", c->t_banner ? json_object_new_string(c->wi.ident) : NULL);
 	json_object_object_add(m, "software", c->t_banner
-			       ? json_object_new_string(c->wi.software) : NULL);
+			       ? json_object_new_string(c->wi.software) : VL(c)->remote_software[0]
+			       ? json_object_new_string(VL(c)->remote_software) : NULL);
+	json_object_object_add(m, "raw_probe", json_object_new_string(c->proxy ? "proxied"
+			       : c->raw_skipped ? "skipped-budget" : "done"));
 	if (c->have_kex) {
 		struct json_object *k = json_object_new_object();
 		json_object_object_add(k, "kex", strlist(&c->sk.list[KEX_KEX]));
@@ -1014,7 +1213,22 @@ static struct json_object *target_json(struct ct *c)
 				       ? json_object_new_string(v->auth_method) : NULL);
 		json_object_object_add(lg, "error", v->error[0] ? json_object_new_string(v->error)
 				       : NULL);
+		json_object_object_add(lg, "kex_algorithm", v->kex_alg[0]
+				       ? json_object_new_string(v->kex_alg) : NULL);
 		json_object_object_add(m, "login", lg);
+	}
+	if (c->stalled) {	/* the first login hung in kex; "login" above is the retry */
+		struct json_object *k = json_object_new_object(), *op = json_object_new_array();
+		for (size_t i = 0; i < c->retry_opts.n; i++)
+			json_object_array_add(op, json_object_new_string(c->retry_opts.v[i]));
+		json_object_object_add(k, "options", op);
+		json_object_object_add(k, "stalled_kex", c->stalled->kex_alg[0]
+				       ? json_object_new_string(c->stalled->kex_alg) : NULL);
+		json_object_object_add(k, "stalled_expecting", c->stalled->expecting[0]
+				       ? json_object_new_string(c->stalled->expecting) : NULL);
+		json_object_object_add(k, "kex_done", json_object_new_boolean(v->newkeys_in >= 0));
+		json_object_object_add(k, "logged_in", json_object_new_boolean(v->authenticated >= 0));
+		json_object_object_add(m, "kex_retry", k);
 	}
 	json_object_object_add(m, "established", json_object_new_boolean(c->established));
 	return m;
@@ -1038,6 +1252,18 @@ static void text_one(FILE *out, struct json_object *m)
 	struct json_object *b = json_object_object_get(m, "banner");
 	if (b)
 		fprintf(out, "  banner   %s\n", json_object_get_string(b));
+	struct json_object *kr = json_object_object_get(m, "kex_retry");
+	if (kr) {
+		struct json_object *op = json_object_object_get(kr, "options");
+		struct json_object *sk = json_object_object_get(kr, "stalled_kex");
+		struct json_object *se = json_object_object_get(kr, "stalled_expecting");
+		fprintf(out, "  first ssh hung in kex (%s, expecting %s%s); below: the retry with",
+			sk ? json_object_get_string(sk) : "?", se ? "SSH2_MSG_" : "",
+			se ? json_object_get_string(se) : "?");
+		for (size_t i = 0; op && i < json_object_array_length(op); i++)
+			fprintf(out, " -o %s", json_object_get_string(json_object_array_get_idx(op, i)));
+		fputc('\n', out);
+	}
 	struct json_object *lg = json_object_object_get(m, "login");
 	if (!lg)
 		return;
@@ -1126,37 +1352,40 @@ static void on_interrupt(struct evloop *ev, void *arg)
 
 /* ssh -G once per (host, user, explicit port or not): Match has no port criterion,
  * so targets that differ only by an explicit port share the effective config. */
-static int resolve_config(struct target *t, size_t i, struct target *all, const struct sshopts *so,
-			  char **err)
+static int resolve_config(struct ct *c, size_t i, struct cx *cx, char **err)
 {
+	struct target *t = c->t;
 	for (size_t j = 0; j < i; j++) {
-		struct target *o = &all[j];
-		if (!o->hostname || strcmp(o->host, t->host) != 0 || !o->user != !t->user ||
+		struct ct *oc = &cx->c[j];
+		const struct target *o = oc->cfg_of ? oc->cfg_of : oc->t;
+		if (!oc->t->hostname || strcmp(o->host, t->host) != 0 || !o->user != !t->user ||
 		    (t->user && strcmp(o->user, t->user) != 0) || !o->port != !t->port)
 			continue;
+		/* shared, not copied: 10,000 targets on one config stay one copy */
 		t->eport = t->port ? t->port : o->eport;
-		for (size_t k = 0; k < o->cfg.keys.n; k++) {
-			if (strcmp(o->cfg.keys.v[k], "port") == 0) {
-				char port[16];
-				snprintf(port, sizeof(port), "%d", t->eport);
-				kv_add(&t->cfg, "port", port);
-			} else
-				kv_add(&t->cfg, o->cfg.keys.v[k], o->cfg.vals.v[k]);
-		}
+		snprintf(c->portstr, sizeof(c->portstr), "%d", t->eport);
+		c->cfg_of = o;
 		t->hostname = xstrdup(o->hostname);
 		t->euser = xstrdup(o->euser);
 		return 0;
 	}
-	return target_resolve(t, so, err);
+	return target_resolve(t, cx->so, err);
 }
 
-static void raise_fd_limit(size_t n)
+/* Room for n probes at once (a socket or two, a resolver pipe each); returns
+ * how many fit under the hard limit. */
+static size_t raise_fd_limit(size_t n)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n * 4 + 64) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return n;
+	if (rl.rlim_cur < n * 4 + 64) {
 		rl.rlim_cur = rl.rlim_max < n * 4 + 64 ? rl.rlim_max : n * 4 + 64;
 		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	size_t fit = rl.rlim_cur > 128 ? (rl.rlim_cur - 64) / 4 : 16;
+	return fit < n ? fit : n;
 }
 
 size_t connect_run(const struct connect_opts *o, struct target *targets, size_t n,
@@ -1164,7 +1393,6 @@ size_t connect_run(const struct connect_opts *o, struct target *targets, size_t 
 {
 	struct cx cx = { .o = o, .so = so, .r = r, .n = n };
 	size_t established = 0;
-	raise_fd_limit(n);
 	cx.c = xcalloc(n ? n : 1, sizeof(*cx.c));
 	cx.ev = ev_new();
 	ev_on_interrupt(cx.ev, on_interrupt, &cx);
@@ -1179,7 +1407,7 @@ size_t connect_run(const struct connect_opts *o, struct target *targets, size_t 
 		c->dns.out = c->ssh.out = c->ssh.err = -1;
 		if (n > 1)
 			c->label = xstrdup(targets[i].spec);
-		if (resolve_config(c->t, i, targets, so, &err) < 0) {
+		if (resolve_config(c, i, &cx, &err) < 0) {
 			struct finding *f = report_add(r, SEV_WARNING, "connect.config",
 						       "%s%scannot read the ssh configuration", L(c), SEP(c));
 			finding_evidence(f, "%s", err);
@@ -1206,16 +1434,10 @@ size_t connect_run(const struct connect_opts *o, struct target *targets, size_t 
 		}
 	}
 	int64_t start = now_ms();
-	for (size_t i = 0; i < n; i++) {
-		struct ct *c = &cx.c[i];
-		if (c->st == ST_DONE || c->proxy)
-			continue;
-		c->t0 = now_ms();
-		c->deadline = c->t0 + o->timeout_ms;
-		c->timer = ev_timer_at(cx.ev, c->deadline, probe_timeout, c);
-		start_dns(c);
-	}
+	cx.parallel = raise_fd_limit(o->parallel > 0 ? (size_t)o->parallel : CONNECT_PARALLEL_DEFAULT);
+	probe_fill(&cx);
 	ev_run(cx.ev, 0);
+	cx.next_probe = n;	/* interrupted: start nothing more */
 	if (!o->no_login && !ev_interrupted(cx.ev)) {
 		login_next(&cx);
 		ev_run(cx.ev, 0);
@@ -1241,11 +1463,25 @@ size_t connect_run(const struct connect_opts *o, struct target *targets, size_t 
 			report_dns_tcp(c, r);
 			report_banner_kex(c, r);
 		}
-		if (c->t_login) {
-			connect_analyse_login(r, c->label, &c->vl, c->exited, o->timeout_ms);
-			if (c->vl.authenticated < 0)
-				c->established = 0;
+		if (c->stalled)
+			connect_analyse_kex_retry(r, c->label, c->t->host, c->stalled, VL(c),
+						  c->exited, o->timeout_ms, &c->retry_opts);
+		else if (c->t_login)
+			connect_analyse_login(r, c->label, VL(c), c->exited, o->timeout_ms);
+		if (c->t_login && VL(c)->authenticated < 0)
+			c->established = 0;
+		if (c->t_login && c->na && VL(c)->remote_software[0]) {
+			const char *ad = c->a[c->chosen >= 0 ? c->chosen : 0].text;
+			budget_note_software(ad, c->port, VL(c)->remote_software);
+			/* a login that did not log in is on sshd's ledger too */
+			if (VL(c)->authenticated < 0 && budget_risky(ad, c->port, NULL))
+				budget_charge(ad, c->port, 1, VL(c)->permission_denied ||
+					      VL(c)->too_many_failures ? BUDGET_AUTHFAIL_S
+					      : BUDGET_NOAUTH_S);
 		}
+		if (c->raw_skipped)
+			report_from_login(c, r);
+		report_penalty(c, r);
 		established += c->established;
 		struct json_object *m = target_json(c);
 		if (all)
@@ -1262,9 +1498,14 @@ size_t connect_run(const struct connect_opts *o, struct target *targets, size_t 
 	for (size_t i = 0; i < n; i++) {
 		struct ct *c = &cx.c[i];
 		wire_kexinit_free(&c->sk);
+		wire_ident_free(&c->wi);
 		free(c->label);
 		free(c->proxy);
 		free(c->rbuf);
+		free(c->stalled);
+		free(c->vl);
+		free(c->vline);
+		strvec_clear(&c->retry_opts);
 		sb_free(&c->dnsout);
 	}
 	kex_side_free(&cx.supported);

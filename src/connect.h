@@ -16,7 +16,13 @@ struct connect_opts {
 	int64_t timeout_ms;	/* per target: dns..kex, and again for the login */
 	int no_login;
 	const char *command;	/* run by the login phase; NULL: a trivial echo */
+	int parallel;		/* probes at once; 0: CONNECT_PARALLEL_DEFAULT */
 };
+
+/* Bounded concurrency: fds, memory and what the local resolver and NAT see
+ * stay flat whatever the size of the list. */
+#define CONNECT_PARALLEL_DEFAULT 1024
+#define CONNECT_PARALLEL_MAX 4096
 
 #define CONNECT_DNS_SLOW_MS 1000
 #define CONNECT_AUTH_SLOW_MS 1000
@@ -44,5 +50,29 @@ int connect_analyse_kex(struct report *r, const char *label, const struct kex_si
  * login.slow (and auth.ok/login.ok). exited: the child ended on its own. */
 void connect_analyse_login(struct report *r, const char *label, const struct sshvlog *v,
 			   int exited, int64_t timeout_ms);
+
+/* ssh sent its key-exchange packet(s) and nothing arrived until it was stopped
+ * (exited: 0) or gave up with a timeout: the login hung inside the key exchange.
+ * connect_analyse_login then reports login.kex-stalled, never auth.failed. */
+int connect_kex_stalled(const struct sshvlog *v, int exited);
+
+/* The retry that tells an MTU black hole apart: "-o" values (KexAlgorithms=
+ * curve25519-sha256, the server permitting, and HostKeyAlgorithms= the one ssh
+ * negotiated, which keeps ssh's own offer small too) into opts. 0 when no retry
+ * can tell (the server offers no curve25519, the first kex was small already);
+ * server_kex NULL: the server's offer is unknown. */
+int connect_kex_retry_opts(const struct sshvlog *v, const struct strvec *server_kex,
+			   struct strvec *opts);
+
+/* The stalled first login and the retry with opts: login.kex-stalled, and
+ * login.mtu-blackhole (with the cures) when the small key exchange completed;
+ * then the retry's own login findings. host: the ssh config Host for the fix. */
+void connect_analyse_kex_retry(struct report *r, const char *label, const char *host,
+			       const struct sshvlog *first, const struct sshvlog *retry,
+			       int retry_exited, int64_t timeout_ms, const struct strvec *opts);
+
+/* One line of ssh -vvv: fills k from the "peer server KEXINIT proposal" block.
+ * *state starts at 0 and is 2 once the block was read. Returns 1 on a list line. */
+int connect_vkex_line(struct wire_kexinit *k, int *state, const char *line, size_t len);
 
 #endif

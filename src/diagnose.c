@@ -56,6 +56,7 @@ static struct cause *add_cause(struct diagnosis *d, const char *id, enum confide
 	k->conf = c;
 	k->sev = sev;
 	k->fix_from = -1;
+	k->protect_from = -1;
 	va_list ap;
 	va_start(ap, title_fmt);
 	k->title = xvasprintf(title_fmt, ap);
@@ -75,7 +76,9 @@ static void cite(struct cause *k, const struct finding *f)
 /* The connection never got established: nothing else matters until it does. */
 static int establishment(const struct report *r, struct diagnosis *d)
 {
-	static const char *const phases[] = { "dns.", "tcp.", "banner.", "kex.", "auth.failed" };
+	/* login.kex-stalled is critical only while unexplained (no small-kex proof) */
+	static const char *const phases[] = { "dns.", "tcp.", "banner.", "kex.", "login.kex-stalled",
+					      "auth.failed" };
 	for (size_t i = 0; i < ARRAY_SIZE(phases); i++) {
 		const struct finding *f = worst_with_prefix(r, phases[i], SEV_CRITICAL);
 		if (f) {
@@ -94,8 +97,9 @@ static void idle_timeout(const struct report *r, struct diagnosis *d)
 {
 	struct json_object *found = measure(r, "idle", "found");
 	const struct finding *f = report_find(r, "path.idle-timeout");
-	if (!found || !json_object_get_boolean(found) || !f)
-		return;
+	const char *by = json_object_get_string(measure(r, "idle", "closed_by"));
+	if (!found || !json_object_get_boolean(found) || !f || (by && strcmp(by, "path")))
+		return;	/* closed by the server (or unknown): not a middlebox timeout */
 	int lo = json_object_get_int(measure(r, "idle", "lower_s"));
 	struct json_object *up = measure(r, "idle", "upper_s");
 	const char *expiry = json_object_get_string(measure(r, "idle", "expiry"));
@@ -117,6 +121,28 @@ static void idle_timeout(const struct report *r, struct diagnosis *d)
 	cite(k, ska);
 	if (k)	/* audit's fix names the user's real file; idle's is generic */
 		k->fix_from = fix_index(r, cka && cka->nfixes ? cka : f);
+}
+
+/* The server ends idle sessions itself (ChannelTimeout, TMOUT, ...): its own
+ * cause, cured on the server; keepalives do not help, so none are prescribed. */
+static void server_idle_policy(const struct report *r, struct diagnosis *d)
+{
+	const struct finding *f = worst_with_prefix(r, "server.idle-policy", SEV_WARNING);
+	const struct finding *u = with_id(r, "idle.close-unattributed", SEV_WARNING);
+	if (f) {
+		struct cause *k = add_cause(d, "cause.server-idle-policy",
+					    f->sev == SEV_CRITICAL ? CONF_HIGH : CONF_MEDIUM, f->sev,
+					    "The server ends idle sessions itself, which keepalives "
+					    "cannot prevent: %s", f->title);
+		cite(k, f);
+		if (k)
+			k->fix_from = fix_index(r, f);
+	} else if (u) {
+		struct cause *k = add_cause(d, "cause.server-idle-policy", CONF_LOW, SEV_WARNING,
+					    "Idle sessions are closed cleanly at a fixed age, by the server "
+					    "or a proxy (unknown which): %s", u->title);
+		cite(k, u);
+	}
 }
 
 static void path_quality(const struct report *r, struct diagnosis *d)
@@ -148,15 +174,19 @@ static void path_quality(const struct report *r, struct diagnosis *d)
 static void mtu(const struct report *r, struct diagnosis *d)
 {
 	const struct finding *bh = worst_with_prefix(r, "path.mtu-blackhole", SEV_WARNING);
-	if (!bh)
+	const struct finding *kx = with_id(r, "login.mtu-blackhole", SEV_WARNING);
+	if (!bh && !kx)
 		return;
 	struct cause *k = add_cause(d, "cause.mtu-blackhole", CONF_HIGH, SEV_CRITICAL,
-				    "An MTU black hole: small packets pass, large ones vanish "
-				    "(hangs on large output, scp, or even key exchange)");
+				    kx ? "An MTU black hole: the login itself hangs in the key exchange "
+					 "unless it is kept small, and large output and scp hang too"
+				       : "An MTU black hole: small packets pass, large ones vanish "
+					 "(hangs on large output, scp, or even key exchange)");
+	cite(k, kx);
 	cite(k, bh);
 	cite(k, worst_with_prefix(r, "kernel.mtu-probing-off", SEV_INFO));
-	if (k)
-		k->fix_from = fix_index(r, bh);
+	if (k)	/* the login's fix carries the interim KexAlgorithms line too */
+		k->fix_from = fix_index(r, kx ? kx : bh);
 }
 
 /* The logs: drops at the same moment for everyone (kernel, restarts, OOM). */
@@ -182,6 +212,12 @@ static void server_side(const struct report *r, struct diagnosis *d)
 		lim = worst_with_prefix(r, "logs.penalty", SEV_WARNING);
 	if (!lim)
 		lim = with_id(r, "server.maxstartups", SEV_WARNING);
+	/* our own probes' penalty, or a rate limit on new connections: the
+	 * server's protection, never the path's quality */
+	if (!lim)
+		lim = with_id(r, "server.penalty", SEV_WARNING);
+	if (!lim)
+		lim = with_id(r, "server.rate-limit", SEV_WARNING);
 	if (lim) {
 		struct cause *k = add_cause(d, "cause.server-limits", CONF_MEDIUM, SEV_WARNING,
 					    "The server refuses connections at its limits (%s)", lim->title);
@@ -225,11 +261,44 @@ void diagnose(const struct report *r, struct diagnosis *d)
 	if (establishment(r, d))
 		return;
 	idle_timeout(r, d);
+	server_idle_policy(r, d);
 	mtu(r, d);
 	path_quality(r, d);
 	server_side(r, d);
 	idle_from_logs(r, d);
 	qsort(d->causes, d->ncauses, sizeof(d->causes[0]), cmp_cause);
+	/* A login that hangs without a workaround comes before what was measured through it. */
+	for (size_t i = 1; with_id(r, "login.mtu-blackhole", SEV_WARNING) && i < d->ncauses; i++)
+		if (!strcmp(d->causes[i].id, "cause.mtu-blackhole")) {
+			struct cause k = d->causes[i];
+			memmove(&d->causes[1], &d->causes[0], i * sizeof(d->causes[0]));
+			d->causes[0] = k;
+			break;
+		}
+}
+
+int cause_needs_protection(const struct cause *k)
+{
+	/* cured by keepalives, by the MTU fixes, or no session to lose */
+	static const char *const curable[] = { "cause.idle-timeout", "cause.mtu-blackhole",
+					       "cause.server-limits", "cause.establishment" };
+	if (k->sev < SEV_WARNING)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(curable); i++)
+		if (!strcmp(k->id, curable[i]))
+			return 0;
+	return 1;
+}
+
+size_t diagnosis_protect(struct diagnosis *d, long idx)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->ncauses; i++)
+		if (cause_needs_protection(&d->causes[i])) {
+			d->causes[i].protect_from = idx;
+			n++;
+		}
+	return n;
 }
 
 void diagnosis_skip(struct diagnosis *d, const char *what, const char *command,

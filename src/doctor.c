@@ -11,14 +11,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "askpass.h"
 #include "audit.h"
 #include "connect.h"
 #include "diagnose.h"
+#include "doctor_history.h"
 #include "idle.h"
 #include "idle_hold.h"
 #include "log.h"
 #include "logs.h"
 #include "path.h"
+#include "protect.h"
 
 #define STEPS 5
 
@@ -36,6 +39,9 @@ struct doctor {
 	int64_t step_start;
 	struct json_object *fix;	/* measurements.doctor.fix */
 	struct json_object *verified;	/* measurements.doctor.verified */
+	struct protect_facts pf;	/* what the server has to keep the work alive */
+	struct sshopts so_kex;	/* the user's options plus the small key exchange */
+	struct doctor_hist hist;	/* what the flight recorder's sessions proved */
 };
 
 static void step_begin(struct doctor *x, const char *name, const char *what)
@@ -53,20 +59,6 @@ static void step_end(struct doctor *x, const char *verdict)
 		format_duration(d, sizeof(d), now_ms() - x->step_start);
 		fprintf(stderr, "      %s (%s)\n", verdict, d);
 	}
-}
-
-/* Moves a sub-command's findings and measurements into the doctor's report. */
-static void merge(struct report *r, struct report *sub)
-{
-	report_absorb(r, sub);
-	json_object_object_foreach(sub->measurements, key, val)
-		report_measure(r, key, json_object_get(val), NULL);
-	for (size_t i = 0; i < sub->ntext && r->ntext < ARRAY_SIZE(r->text); i++) {
-		r->text[r->ntext].name = xstrdup(sub->text[i].name);
-		r->text[r->ntext].fn = sub->text[i].fn;
-		r->ntext++;
-	}
-	report_free(sub);
 }
 
 static const char *worst_title(const struct report *r)
@@ -102,6 +94,17 @@ static int password_only(struct report *sub)
 	return 0;
 }
 
+/* ssh's "Permission denied (...)" line among auth.failed's evidence, or NULL. */
+static const char *auth_denied(struct report *sub)
+{
+	struct finding *f = report_find(sub, "auth.failed");
+	for (size_t i = 0; f && i < f->evidence.n; i++)
+		if (strstr(f->evidence.v[i], "password") ||
+		    strstr(f->evidence.v[i], "keyboard-interactive"))
+			return f->evidence.v[i];
+	return NULL;
+}
+
 static int step_connect(struct doctor *x)
 {
 	struct connect_opts co = { .timeout_ms = 10000, .no_login = 0, .command = NULL };
@@ -109,11 +112,38 @@ static int step_connect(struct doctor *x)
 	step_begin(x, "connect", "resolve, TCP, banner, key exchange, login");
 	report_init(&sub, "connect");
 	size_t ok = connect_run(&co, x->t, 1, x->so, &sub);
+	/* An MTU black hole in the key exchange, proven by a small one that logs in:
+	 * every later ssh goes through that small key exchange (first -o wins). */
+	struct json_object *kr = json_object_object_get(
+		json_object_object_get(sub.measurements, "connect"), "kex_retry");
+	struct json_object *opts = json_object_object_get(kr, "options");
+	if (ok && report_find(&sub, "login.mtu-blackhole") && opts) {
+		for (size_t i = 0; i < json_object_array_length(opts); i++) {
+			strvec_push(&x->so_kex.args, "-o");
+			strvec_push(&x->so_kex.args,
+				    json_object_get_string(json_object_array_get_idx(opts, i)));
+		}
+		strvec_pushv(&x->so_kex.args, &x->so->args);
+		x->so_kex.config = x->so->config ? xstrdup(x->so->config) : NULL;
+		x->so_kex.user = x->so->user ? xstrdup(x->so->user) : NULL;
+		x->so_kex.port = x->so->port;
+		x->so_kex.family = x->so->family;
+		x->so = &x->so_kex;
+		if (x->o->progress)
+			fprintf(stderr, "      the login needs a small key exchange: "
+				"the next steps use it\n");
+	}
 	if (!ok)
 		x->no_key_login = password_only(&sub);
+	if (x->no_key_login && askpass_offer(x->t, x->so, auth_denied(&sub)) == 1) {
+		report_free(&sub);	/* the password typed once: logged in as with a key */
+		report_init(&sub, "connect");
+		ok = connect_run(&co, x->t, 1, x->so, &sub);
+		x->no_key_login = ok ? 0 : password_only(&sub);
+	}
 	step_end(x, ok ? "established" : x->no_key_login ? "up to the password prompt"
 						    : worst_title(&sub));
-	merge(x->r, &sub);
+	report_merge(x->r, &sub);
 	return ok || x->no_key_login ? 0 : -1;
 }
 
@@ -145,11 +175,22 @@ static void step_idle(struct doctor *x)
 {
 	struct idle_opts io = { .via = x->no_key_login ? VIA_PREAUTH : VIA_SSH,
 				.via_explicit = x->no_key_login, .max_ms = x->o->idle_max_ms,
-				.res_ms = 2000, .connections = 32, .progress = x->o->progress, .save = 1 };
+				.res_ms = 1000, .connections = 32, .progress = x->o->progress, .save = 1 };
 	struct report sub;
 	char d[32];
+	if (x->o->quick && x->hist.conclusive) {	/* the sessions already proved it */
+		step_begin(x, "idle", "skipped (--quick): learned from your sessions");
+		doctor_history_as_idle(&x->hist, x->t, x->r);
+		diagnosis_skip(&x->d, "active idle measurement", "sshdoctor idle TARGET",
+			       "--quick: the idle timeout was learned from your sessions (a tight "
+			       "bracket), not measured now");
+		step_end(x, worst_title(x->r));
+		return;
+	}
+	io.max_ms = doctor_history_confirm_max_ms(&x->hist, io.max_ms);
 	format_duration(d, sizeof(d), io.max_ms);
-	step_begin(x, "idle", "how long the path lets a session sit idle");
+	step_begin(x, "idle", x->hist.conclusive ? "confirming what your sessions proved"
+						 : "how long the path lets a session sit idle");
 	if (x->o->progress)
 		fprintf(stderr, "      (up to %s; nobody can know a timeout T before T has passed)\n", d);
 	report_init(&sub, "idle");
@@ -158,7 +199,8 @@ static void step_idle(struct doctor *x)
 		json_object_object_get(sub.measurements, "idle"), "found");
 	step_end(x, found && json_object_get_boolean(found) ? worst_title(&sub)
 			: sub.unknown ? "could not measure" : "no idle timeout found");
-	merge(x->r, &sub);
+	report_merge(x->r, &sub);
+	doctor_history_confirm(&x->hist, x->r);
 }
 
 /* The audit judged against the idle timeout just measured (or the stored one). */
@@ -175,7 +217,7 @@ static void judge_audit(struct doctor *x)
 	struct report sub;
 	report_init(&sub, "audit");
 	audit_analyse(&x->af, &sub);
-	merge(x->r, &sub);
+	report_merge(x->r, &sub);
 }
 
 static void step_path(struct doctor *x)
@@ -193,7 +235,7 @@ static void step_path(struct doctor *x)
 	report_init(&sub, "path");
 	path_run(&po, x->t, x->so, &sub);
 	step_end(x, worst_title(&sub));
-	merge(x->r, &sub);
+	report_merge(x->r, &sub);
 }
 
 /* Is host one of this machine's own addresses? Then its logs are readable here. */
@@ -237,7 +279,7 @@ static void step_logs(struct doctor *x)
 	report_init(&sub, "logs");
 	logs_run(&lo, &sub);
 	step_end(x, worst_title(&sub));
-	merge(x->r, &sub);
+	report_merge(x->r, &sub);
 }
 
 /* The server's own keepalives (seen by idle) beat the timeout: a client without
@@ -257,6 +299,22 @@ static void soften_client_keepalive(struct report *r)
 			finding_evidence(f, "not a cause here: the server sends keepalives every %d s, "
 					 "below the path's idle timeout", json_object_get_int(ska));
 		}
+	}
+}
+
+/* The server ends idle sessions itself: keepalive findings stay (they answer the
+ * path), but must not read as the cure for that. */
+static void note_server_policy(struct report *r)
+{
+	const struct finding *p = report_find(r, "server.idle-policy");
+	if (!p || p->sev < SEV_CRITICAL)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		struct finding *f = &r->findings[i];
+		if ((str_startswith(f->id, "client.keepalive.") || str_startswith(f->id, "server.keepalive.")) &&
+		    f->sev >= SEV_WARNING)
+			finding_evidence(f, "not a cure for server.idle-policy: keepalives are not channel "
+					    "data, the server's idle clock keeps running");
 	}
 }
 
@@ -300,14 +358,17 @@ static void add_cause_findings(struct doctor *x)
 		finding_evidence(f, "confidence: %s", confidence_name(k->conf));
 		for (size_t j = 0; j < k->evidence.n; j++)
 			finding_evidence(f, "%s", k->evidence.v[j]);
-		if (k->fix_from < 0)
-			continue;
-		for (size_t j = 0; j < x->r->findings[k->fix_from].nfixes; j++) {
-			/* re-read each time: finding_fix() may not move findings, report_add() may */
-			struct fix *src = &x->r->findings[k->fix_from].fixes[j];
-			struct fix *dst = finding_fix(f, src->where);
-			for (size_t l = 0; l < src->lines.n; l++)
-				fix_line(dst, "%s", src->lines.v[l]);
+		long from[2] = { k->fix_from, k->protect_from };
+		for (int w = 0; w < 2; w++) {
+			if (from[w] < 0)
+				continue;
+			for (size_t j = 0; j < x->r->findings[from[w]].nfixes; j++) {
+				/* re-read each time: finding_fix() may not move findings, report_add() may */
+				struct fix *src = &x->r->findings[from[w]].fixes[j];
+				struct fix *dst = finding_fix(f, src->where);
+				for (size_t l = 0; l < src->lines.n; l++)
+					fix_line(dst, "%s", src->lines.v[l]);
+			}
 		}
 	}
 	for (size_t i = 0; i < x->d.nskipped; i++) {
@@ -316,6 +377,31 @@ static void add_cause_findings(struct doctor *x)
 		finding_evidence(f, "%s", x->d.skipped[i].why);
 		finding_evidence(f, "to check it: %s", x->d.skipped[i].command);
 	}
+}
+
+/* Asked right after the login works, before idle and path open their many
+ * connections (a server with PerSourcePenalties may refuse new ones later). */
+static void protect_look(struct doctor *x)
+{
+	if (x->no_key_login)
+		snprintf(x->pf.why, sizeof(x->pf.why), "no key login to look with");
+	else
+		protect_probe(x->t, x->so, &x->pf);
+}
+
+/* Causes keepalives cannot cure: what keeps the work alive across the drop, with
+ * what the server has (one ssh round trip, only when such a cause exists). */
+static void protect_work(struct doctor *x)
+{
+	size_t need = 0;
+	for (size_t i = 0; i < x->d.ncauses; i++)
+		need += cause_needs_protection(&x->d.causes[i]);
+	if (!need)
+		return;
+	if (!x->pf.known && !x->pf.why[0])
+		snprintf(x->pf.why, sizeof(x->pf.why), "no login to look with");
+	struct finding *f = protect_advice(x->r, &x->pf, x->t->spec ? x->t->spec : x->t->host);
+	diagnosis_protect(&x->d, (long)(f - x->r->findings));
 }
 
 /* The cure through audit's own fix code: diff first, written only with --yes. */
@@ -371,6 +457,17 @@ static void verify(struct doctor *x)
 				       d);
 	finding_evidence(f, "session held idle %s past a path timeout of about %lld s: %s", d,
 			 (long long)(lower / 1000), alive ? "it answered" : why);
+	struct strvec ka = { 0 };
+	char *kerr = NULL;
+	if (target_ssh_user_keepalive_opts(x->t, x->so, &ka, &kerr) == 0 && ka.n == 4)
+		finding_evidence(f, "held with your own %s, %s (ssh -G without the tool's BatchMode)",
+				 ka.v[1], ka.v[3]);
+	free(kerr);
+	strvec_clear(&ka);
+	const char *by = json_object_get_string(json_object_object_get(idle, "closed_by"));
+	if (!alive && by && !strcmp(by, "server"))
+		finding_evidence(f, "sshd closes idle sessions itself (server.idle-policy): only the "
+				    "server-side change cures it, not a keepalive");
 	if (x->o->progress)
 		fprintf(stderr, "      %s (%s)\n", alive ? "survived" : "died", d);
 }
@@ -455,15 +552,19 @@ int doctor_run(const struct doctor_opts *o, struct target *t, const struct sshop
 	}
 	report_set_target(r, t->hostname, t->eport, t->euser);
 	x.local = host_is_local(t->hostname);
+	doctor_history_read(t, r, &x.hist, o->progress);
 	if (step_connect(&x) == 0) {
+		protect_look(&x);
 		step_audit(&x);
 		step_idle(&x);
 		judge_audit(&x);
 		soften_client_keepalive(r);
+		note_server_policy(r);
 		step_path(&x);
 		step_logs(&x);
 	}
 	diagnose(r, &x.d);
+	protect_work(&x);
 	if (o->fix)
 		apply_fix(&x);
 	if (o->verify && (!o->fix || o->yes))
@@ -471,6 +572,7 @@ int doctor_run(const struct doctor_opts *o, struct target *t, const struct sshop
 	int cured = mark_cured(&x);
 	add_cause_findings(&x);
 	r->summary = cured ? cured_summary(&x) : diagnosis_summary(&x.d, r);
+	doctor_history_summary(&x.hist, &r->summary);
 
 	struct json_object *m = json_object_new_object();
 	json_object_object_add(m, "summary", json_object_new_string(r->summary));
@@ -481,5 +583,7 @@ int doctor_run(const struct doctor_opts *o, struct target *t, const struct sshop
 		json_object_object_add(m, "fix", x.fix);
 	report_measure(r, "doctor", m, doctor_text);
 	diagnosis_free(&x.d);
+	doctor_history_free(&x.hist);
+	sshopts_free(&x.so_kex);
 	return 0;
 }

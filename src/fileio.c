@@ -1,7 +1,6 @@
-/* fileio.c - atomic writes, backups, change sets and undo (see fileio.h). */
+/* fileio.c - snapshots, atomic writes, diffs and digests (see fileio.h). */
 #include "fileio.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -9,28 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
-#include "state.h"
 
 #define MAX_BYTES (16 * 1024 * 1024)
-#define MAX_SETS 10000
-
-static int set_err(char **err, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static int set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *m = xvasprintf(fmt, ap);
-	va_end(ap);
-	if (err && !*err)
-		*err = m;
-	else
-		free(m);
-	return -1;
-}
 
 static int read_all(int fd, struct strbuf *sb)
 {
@@ -47,33 +31,92 @@ static int read_all(int fd, struct strbuf *sb)
 	return r < 0 ? -1 : 0;
 }
 
+/* Follows path's own symlinks (at most 40 hops) to the file to read and write;
+ * a dangling link gives its would-be target, so it stays a link. As root, a link
+ * is followed only when it has the owner of what it points to (the target's
+ * directory when the target does not exist yet): dotfile managers link your
+ * files to your files, nobody else's. */
+static int resolve_links(const char *path, char **target, int *is_link, char **err)
+{
+	char *cur = xstrdup(path);
+	uid_t owners[40];
+	char *links[40];
+	int n = 0, rc = 0;
+	*is_link = 0;
+	for (;;) {
+		struct stat st;
+		if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
+			break;
+		char buf[4096];
+		ssize_t r = n < 40 ? readlink(cur, buf, sizeof(buf) - 1) : -1;
+		if (r < 0) {
+			rc = err_set(err, "%s: %s", path, n < 40 ? strerror(errno) : "too many symlinks");
+			break;
+		}
+		buf[r] = '\0';
+		char *copy = xstrdup(cur);
+		char *next = buf[0] == '/' ? xstrdup(buf) : xasprintf("%s/%s", dirname(copy), buf);
+		free(copy);
+		owners[n] = st.st_uid;
+		links[n++] = cur;
+		cur = next;
+		*is_link = 1;
+	}
+	if (rc == 0 && n && geteuid() == 0) {
+		struct stat ts;
+		char *copy = xstrdup(cur);
+		int have = stat(cur, &ts) == 0 || stat(dirname(copy), &ts) == 0;
+		free(copy);
+		for (int i = 0; rc == 0 && i < n; i++)
+			if (!have || owners[i] != ts.st_uid)
+				rc = err_set(err, "%s is a symlink (owner uid %u) to %s (owner %s%u): "
+					     "as root, sshdoctor follows a link only to a file of the "
+					     "link's owner; edit the target itself or fix the link",
+					     links[i], (unsigned)owners[i], cur,
+					     have ? "uid " : "unknown ", have ? (unsigned)ts.st_uid : 0);
+	}
+	for (int i = 0; i < n; i++)
+		free(links[i]);
+	if (rc < 0) {
+		free(cur);
+		return -1;
+	}
+	*target = cur;
+	return 0;
+}
+
 int file_snap_read(struct file_snap *s, const char *path, char **err)
 {
 	struct stat st;
 	struct strbuf sb = { 0 };
 	memset(s, 0, sizeof(*s));
 	s->path = xstrdup(path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ELOOP) {
-		/* A symlinked config: we edit the file it points to, keeping the link. */
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (resolve_links(path, &s->target, &s->is_link, err) < 0) {
+		free(s->path);
+		s->path = NULL;
+		return -1;
 	}
+	int fd = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			s->data = xstrdup("");
 			return 0;
 		}
-		return set_err(err, "%s: %s", path, strerror(errno));
+		int e = errno;
+		file_snap_free(s);
+		return err_set(err, "%s: %s", path, strerror(e));
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return set_err(err, "%s: not a regular file", path);
+		file_snap_free(s);
+		return err_set(err, "%s: not a regular file", path);
 	}
 	if (read_all(fd, &sb) < 0) {
 		int e = errno;
 		close(fd);
 		sb_free(&sb);
-		return set_err(err, "%s: %s", path, strerror(e));
+		file_snap_free(s);
+		return err_set(err, "%s: %s", path, strerror(e));
 	}
 	close(fd);
 	s->exists = 1;
@@ -88,6 +131,7 @@ int file_snap_read(struct file_snap *s, const char *path, char **err)
 void file_snap_free(struct file_snap *s)
 {
 	free(s->path);
+	free(s->target);
 	free(s->data);
 	memset(s, 0, sizeof(*s));
 }
@@ -104,13 +148,6 @@ int file_snap_changed(const struct file_snap *s)
 		      memcmp(now.data, s->data, s->len) != 0;
 	file_snap_free(&now);
 	return changed;
-}
-
-/* The real file behind path (a symlinked config stays a symlink). */
-static char *real_target(const char *path)
-{
-	char *r = realpath(path, NULL);
-	return r ? r : xstrdup(path);
 }
 
 static int mkdirs(const char *dir, mode_t mode)
@@ -150,7 +187,7 @@ static char *write_temp(const char *path, const char *data, size_t len, mode_t m
 	char *tmp = xasprintf("%s.sshdoctor-XXXXXX", path);
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
-		set_err(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
+		err_set(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
 		free(tmp);
 		return NULL;
 	}
@@ -165,16 +202,17 @@ static char *write_temp(const char *path, const char *data, size_t len, mode_t m
 		else
 			off += (size_t)w;
 	}
-	if (ok && fchmod(fd, mode) < 0)
-		ok = 0;
+	/* Owner first: fchown clears setuid/setgid, so the mode must come after it. */
 	if (ok && chown_it && (uid != geteuid() || gid != getegid()) && fchown(fd, uid, gid) < 0)
+		ok = 0;
+	if (ok && fchmod(fd, mode) < 0)
 		ok = 0;
 	if (ok && fsync(fd) < 0)
 		ok = 0;
 	if (close(fd) < 0)
 		ok = 0;
 	if (!ok) {
-		set_err(err, "%s: writing %s: %s", path, tmp, strerror(errno));
+		err_set(err, "%s: writing %s: %s", path, tmp, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		return NULL;
@@ -203,14 +241,15 @@ char *fileio_temp_beside(const char *path, const char *data, size_t len, char **
 int fileio_replace(const struct file_snap *s, const char *data, size_t len, mode_t mode_new,
 		   char **err)
 {
-	char *target = real_target(s->path);
+	/* The link's target is written, the link stays (also a dangling one). */
+	char *target = xstrdup(s->target ? s->target : s->path);
 	char *copy = xstrdup(target);
 	char *dir = dirname(copy);
 	/* ~/.ssh must stay private; other directories get the usual 0755. */
 	mode_t dmode = strstr(dir, "/.ssh") ? 0700 : 0755;
 	int rc = -1;
 	if (mkdirs(dir, dmode) < 0) {
-		set_err(err, "%s: %s", dir, strerror(errno));
+		err_set(err, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	char *tmp = write_temp(target, data, len, s->exists ? s->mode : mode_new, s->exists,
@@ -221,11 +260,11 @@ int fileio_replace(const struct file_snap *s, const char *data, size_t len, mode
 	if (file_snap_changed(s)) {
 		unlink(tmp);
 		free(tmp);
-		set_err(err, "%s changed since it was read; nothing written (run again)", s->path);
+		err_set(err, "%s changed since it was read; nothing written (run again)", s->path);
 		goto out;
 	}
 	if (rename(tmp, target) < 0) {
-		set_err(err, "%s: rename: %s", target, strerror(errno));
+		err_set(err, "%s: rename: %s", target, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		goto out;
@@ -239,14 +278,14 @@ out:
 	return rc;
 }
 
-void fileio_hash(const char *data, size_t len, char out[17])
+void fileio_hash(const char *data, size_t len, char out[FILEIO_HASH_HEX])
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)data[i];
-		h *= 1099511628211ULL;
-	}
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32)
+		abort();	/* SHA-256 is always in libcrypto */
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* --- diff -------------------------------------------------------------------- */
@@ -326,265 +365,4 @@ char *fileio_diff(const char *path, const char *old, const char *new_text)
 	free(b.p);
 	free(b.len);
 	return sb.buf;
-}
-
-/* --- change sets ------------------------------------------------------------- */
-
-static int save_manifest(struct changeset *cs, char **err)
-{
-	char *path = xasprintf("%s/manifest.json", cs->dir);
-	struct file_snap s;
-	int rc = file_snap_read(&s, path, err);
-	if (rc == 0) {
-		const char *text = json_object_to_json_string_ext(cs->manifest, JSON_C_TO_STRING_PRETTY);
-		rc = fileio_replace(&s, text, strlen(text), 0600, err);
-		file_snap_free(&s);
-	}
-	free(path);
-	return rc;
-}
-
-int changeset_begin(struct changeset *cs, const char *command, char **err)
-{
-	memset(cs, 0, sizeof(*cs));
-	char *base = state_path("fix", "");
-	if (!base)
-		return set_err(err, "no state directory (set HOME or XDG_STATE_HOME)");
-	/* Ids sort by time, so "the last set" is the greatest name. */
-	cs->id = xasprintf("%013lld-%06d", (long long)wall_ms(), (int)getpid());
-	cs->dir = xasprintf("%s%s", base, cs->id);
-	free(base);
-	if (mkdir(cs->dir, 0700) < 0) {
-		set_err(err, "%s: %s", cs->dir, strerror(errno));
-		changeset_free(cs);
-		return -1;
-	}
-	cs->manifest = json_object_new_object();
-	json_object_object_add(cs->manifest, "id", json_object_new_string(cs->id));
-	json_object_object_add(cs->manifest, "time", json_object_new_int64(wall_ms() / 1000));
-	json_object_object_add(cs->manifest, "command", json_object_new_string(command));
-	json_object_object_add(cs->manifest, "complete", json_object_new_boolean(0));
-	json_object_object_add(cs->manifest, "undone", json_object_new_boolean(0));
-	json_object_object_add(cs->manifest, "files", json_object_new_array());
-	if (save_manifest(cs, err) < 0) {
-		changeset_free(cs);
-		return -1;
-	}
-	return 0;
-}
-
-int changeset_write(struct changeset *cs, const struct file_snap *s, const char *data,
-		    size_t len, mode_t mode_new, char **err)
-{
-	struct json_object *f = json_object_new_object();
-	char hash[17];
-	json_object_object_add(f, "path", json_object_new_string(s->path));
-	json_object_object_add(f, "existed", json_object_new_boolean(s->exists));
-	if (s->exists) {
-		char *bname = xasprintf("%zu.orig", cs->nfiles);
-		char *bpath = xasprintf("%s/%s", cs->dir, bname);
-		struct file_snap b;
-		int rc = file_snap_read(&b, bpath, err);
-		if (rc == 0)
-			rc = fileio_replace(&b, s->data, s->len, 0600, err);
-		file_snap_free(&b);
-		free(bpath);
-		if (rc < 0) {
-			free(bname);
-			json_object_put(f);
-			return -1;
-		}
-		json_object_object_add(f, "backup", json_object_new_string(bname));
-		free(bname);
-		json_object_object_add(f, "mode", json_object_new_int((int)s->mode));
-		json_object_object_add(f, "uid", json_object_new_int((int)s->uid));
-		json_object_object_add(f, "gid", json_object_new_int((int)s->gid));
-		fileio_hash(s->data, s->len, hash);
-		json_object_object_add(f, "original_sha", json_object_new_string(hash));
-	}
-	if (!s->exists) {
-		/* Directories we are about to create go away again on undo. */
-		struct json_object *dirs = json_object_new_array();
-		char *d = xstrdup(s->path);
-		for (int depth = 0; depth < 64; depth++) {
-			char *slash = strrchr(d, '/');
-			if (!slash || slash == d)
-				break;
-			*slash = '\0';
-			if (access(d, F_OK) == 0)
-				break;
-			json_object_array_add(dirs, json_object_new_string(d));
-		}
-		free(d);
-		json_object_object_add(f, "created_dirs", dirs);
-	}
-	fileio_hash(data, len, hash);
-	json_object_object_add(f, "written_hash", json_object_new_string(hash));
-	json_object_object_add(f, "written_len", json_object_new_int64((int64_t)len));
-	json_object_array_add(json_object_object_get(cs->manifest, "files"), f);
-	cs->nfiles++;
-	if (save_manifest(cs, err) < 0)
-		return -1;
-	if (fileio_replace(s, data, len, mode_new, err) < 0) {
-		/* Not written: a rollback must not "restore" (or delete) what is there now. */
-		struct json_object *files = json_object_object_get(cs->manifest, "files");
-		json_object_array_del_idx(files, json_object_array_length(files) - 1, 1);
-		save_manifest(cs, NULL);
-		return -1;
-	}
-	return 0;
-}
-
-/* Restores one manifest entry; refuses when the file is not what we wrote. */
-static int restore_one(const char *dir, struct json_object *f, int check, struct strbuf *log,
-		       char **err)
-{
-	const char *path = json_object_get_string(json_object_object_get(f, "path"));
-	int existed = json_object_get_boolean(json_object_object_get(f, "existed"));
-	const char *want = json_object_get_string(json_object_object_get(f, "written_hash"));
-	struct file_snap cur;
-	char hash[17];
-	if (!path)
-		return set_err(err, "%s: manifest entry without a path", dir);
-	if (file_snap_read(&cur, path, err) < 0)
-		return -1;
-	fileio_hash(cur.data, cur.len, hash);
-	if (check && (!cur.exists || !want || strcmp(hash, want) != 0)) {
-		file_snap_free(&cur);
-		return set_err(err, "%s was changed after sshdoctor wrote it; not restoring it "
-			       "(the original is in %s)", path, dir);
-	}
-	int rc;
-	if (!existed) {
-		rc = cur.exists && unlink(path) < 0 ? set_err(err, "%s: %s", path, strerror(errno)) : 0;
-		if (rc == 0 && log)
-			sb_addf(log, "removed %s (sshdoctor had created it)\n", path);
-		struct json_object *dirs = json_object_object_get(f, "created_dirs");
-		for (size_t i = 0; rc == 0 && dirs && i < json_object_array_length(dirs); i++)
-			rmdir(json_object_get_string(json_object_array_get_idx(dirs, i)));
-	} else {
-		const char *bname = json_object_get_string(json_object_object_get(f, "backup"));
-		char *bpath = xasprintf("%s/%s", dir, bname ? bname : "");
-		struct file_snap b;
-		rc = file_snap_read(&b, bpath, err);
-		if (rc == 0 && !b.exists)
-			rc = set_err(err, "%s: backup missing", bpath);
-		if (rc == 0) {
-			/* Put the original mode and owner back along with the bytes. */
-			cur.mode = (mode_t)json_object_get_int(json_object_object_get(f, "mode"));
-			cur.uid = (uid_t)json_object_get_int(json_object_object_get(f, "uid"));
-			cur.gid = (gid_t)json_object_get_int(json_object_object_get(f, "gid"));
-			cur.exists = 1;
-			rc = fileio_replace(&cur, b.data, b.len, cur.mode, err);
-		}
-		if (rc == 0 && log)
-			sb_addf(log, "restored %s\n", path);
-		file_snap_free(&b);
-		free(bpath);
-	}
-	file_snap_free(&cur);
-	return rc;
-}
-
-static int restore_set(const char *dir, struct json_object *m, int check, struct strbuf *log,
-		       char **err)
-{
-	struct json_object *files = json_object_object_get(m, "files");
-	size_t n = files ? json_object_array_length(files) : 0;
-	int rc = 0;
-	/* Check every file first: a set is restored whole or not at all. */
-	for (size_t i = 0; check && i < n; i++) {
-		struct json_object *f = json_object_array_get_idx(files, i);
-		const char *path = json_object_get_string(json_object_object_get(f, "path"));
-		const char *want = json_object_get_string(json_object_object_get(f, "written_hash"));
-		struct file_snap cur;
-		char hash[17];
-		if (!path || file_snap_read(&cur, path, err) < 0)
-			return set_err(err, "%s: unreadable manifest entry", dir);
-		fileio_hash(cur.data, cur.len, hash);
-		int same = cur.exists && want && strcmp(hash, want) == 0;
-		file_snap_free(&cur);
-		if (!same)
-			return set_err(err, "%s was changed after sshdoctor wrote it; nothing "
-				       "restored (the originals are in %s)", path, dir);
-	}
-	for (size_t i = n; i-- > 0;)	/* newest first */
-		if (restore_one(dir, json_object_array_get_idx(files, i), 0, log, err) < 0)
-			rc = -1;
-	return rc;
-}
-
-int changeset_rollback(struct changeset *cs, char **err)
-{
-	int rc = restore_set(cs->dir, cs->manifest, 0, NULL, err);
-	json_object_object_add(cs->manifest, "undone", json_object_new_boolean(1));
-	save_manifest(cs, NULL);
-	return rc;
-}
-
-int changeset_end(struct changeset *cs, char **err)
-{
-	json_object_object_add(cs->manifest, "complete", json_object_new_boolean(1));
-	int rc = save_manifest(cs, err);
-	changeset_free(cs);
-	return rc;
-}
-
-void changeset_free(struct changeset *cs)
-{
-	free(cs->dir);
-	free(cs->id);
-	if (cs->manifest)
-		json_object_put(cs->manifest);
-	memset(cs, 0, sizeof(*cs));
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int fileio_undo_last(struct strbuf *log, char **err)
-{
-	char *base = state_path("fix", "");
-	if (!base)
-		return set_err(err, "no state directory (set HOME or XDG_STATE_HOME)");
-	DIR *d = opendir(base);
-	struct strvec names = { 0 };
-	struct dirent *e;
-	int rc = 1;
-	while (d && (e = readdir(d)) && names.n < MAX_SETS)
-		if (e->d_name[0] != '.')
-			strvec_push(&names, e->d_name);
-	if (d)
-		closedir(d);
-	if (names.n)
-		qsort(names.v, names.n, sizeof(char *), cmp_names);
-	for (size_t i = names.n; i-- > 0;) {
-		char *dir = xasprintf("%s%s", base, names.v[i]);
-		char *mpath = xasprintf("%s/manifest.json", dir);
-		struct json_object *m = json_object_from_file(mpath);
-		if (m && json_object_is_type(m, json_type_object) &&
-		    !json_object_get_boolean(json_object_object_get(m, "undone"))) {
-			rc = restore_set(dir, m, 1, log, err);
-			if (rc == 0) {
-				struct changeset cs = { .dir = dir, .manifest = m };
-				json_object_object_add(m, "undone", json_object_new_boolean(1));
-				rc = save_manifest(&cs, err);
-				if (log)
-					sb_addf(log, "undid change set %s\n", names.v[i]);
-			}
-			json_object_put(m);
-			free(mpath);
-			free(dir);
-			break;
-		}
-		if (m)
-			json_object_put(m);
-		free(mpath);
-		free(dir);
-	}
-	strvec_clear(&names);
-	free(base);
-	return rc;
 }

@@ -126,6 +126,19 @@ void report_absorb(struct report *dst, struct report *src)
 		dst->unknown = 1;
 }
 
+void report_merge(struct report *r, struct report *sub)
+{
+	report_absorb(r, sub);
+	json_object_object_foreach(sub->measurements, key, val)
+		report_measure(r, key, json_object_get(val), NULL);
+	for (size_t i = 0; i < sub->ntext && r->ntext < ARRAY_SIZE(r->text); i++) {
+		r->text[r->ntext].name = xstrdup(sub->text[i].name);
+		r->text[r->ntext].fn = sub->text[i].fn;
+		r->ntext++;
+	}
+	report_free(sub);
+}
+
 struct finding *report_find(const struct report *r, const char *id)
 {
 	for (size_t i = 0; i < r->n; i++)

@@ -66,6 +66,9 @@ void report_measure(struct report *r, const char *name, struct json_object *obj,
 		    measure_text_fn fn);
 /* Moves all findings of src into dst (used by doctor to merge sub-results). */
 void report_absorb(struct report *dst, struct report *src);
+/* Moves a sub-command's findings, measurements and text renderers into dst,
+ * then frees src (doctor and its history step). */
+void report_merge(struct report *dst, struct report *src);
 struct finding *report_find(const struct report *r, const char *id);
 enum status report_status(const struct report *r);
 const char *status_name(enum status s);

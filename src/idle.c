@@ -20,9 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "askpass.h"
+#include "budget.h"
 #include "evloop.h"
+#include "idle_kern.h"
 #include "log.h"
 #include "proc.h"
+#include "relay.h"
 #include "state.h"
 
 #define LINE_CAP 1024		/* longer lines from ssh or the network are cut */
@@ -31,6 +35,9 @@
 #define ACK_POLL_MS 20
 #define MAX_DRIVE_STEPS 1000	/* scheduler actions per wake-up */
 #define TCP_DEFAULT_PORT 7777
+#define LAST_WORDS_MS 2000	/* ssh's stderr after its stdout closed */
+#define KERN_POLL_MS 25		/* TCP_INFO while a probe is in flight */
+#define KERN_POLL_MAX_MS 20000	/* then the scheduler's fallback timeout decides */
 
 struct idle_ctx;
 
@@ -52,6 +59,16 @@ struct iconn {
 	int64_t t_tok, last_traffic, connected_at;
 	uint64_t hs_timer, ack_timer;
 	size_t pa_off;		/* preauth: bytes of the never-finished packet sent */
+	int chan_freed, exit_status;	/* ssh -v: the session channel ended, how */
+	int transport_lost;		/* ssh said the connection ended... */
+	int chan_first;			/* ...after the channel was freed: sshd closed it */
+	int out_eof, err_eof;		/* via ssh: which of its pipes are closed */
+	/* the kernel's view: via ssh a duplicate of the relay's socket */
+	int lsock, tcpfd;		/* listener for the relay's fd; the duplicate */
+	uint64_t kern_timer;
+	int64_t kern_sent, kern_first;	/* probe written; first seen unacknowledged */
+	int kern_rst;			/* the kernel saw the flow reset */
+	int relay_said;			/* lasterr is the relay's own error */
 };
 
 struct idle_ctx {
@@ -68,6 +85,15 @@ struct idle_ctx {
 	enum idle_setup_error setup;
 	char setup_msg[256];
 	int progress_shown;
+	/* preauth against a server that may penalise unauthenticated connections */
+	char baddr[64];
+	int budgeted, budget_stop, grace_charges;
+	/* new connections failing after others worked: a rate limit on them */
+	int newconn_fail;
+	char newconn_err[256];
+	int nchanclose, nfin, nunprompted;	/* how stage-2 connections died */
+	char *self;		/* our binary, for the relay as ProxyCommand; NULL: none */
+	int nkern;		/* connections whose socket the kernel showed us */
 };
 
 static void drive(struct idle_ctx *x);
@@ -126,7 +152,17 @@ static void conn_release(struct iconn *c)
 		return;
 	ev_timer_cancel(x->ev, c->hs_timer);
 	ev_timer_cancel(x->ev, c->ack_timer);
-	c->hs_timer = c->ack_timer = 0;
+	ev_timer_cancel(x->ev, c->kern_timer);
+	c->hs_timer = c->ack_timer = c->kern_timer = 0;
+	if (c->lsock >= 0) {
+		ev_fd_del(x->ev, c->lsock);
+		close(c->lsock);
+		c->lsock = -1;
+	}
+	if (c->tcpfd >= 0) {
+		close(c->tcpfd);
+		c->tcpfd = -1;
+	}
 	if (c->fd >= 0) {
 		ev_fd_del(x->ev, c->fd);
 		close(c->fd);
@@ -148,8 +184,29 @@ static void setup_failed(struct iconn *c, int status)
 			 c->lasterr[0] ? c->lasterr : status == 127 ? "exit status 127" :
 			 "the connection ended before its first echo");
 	}
+	if (x->s.ever_connected && (strstr(c->lasterr, "timed out") || strstr(c->lasterr, "refused") ||
+				    strstr(c->lasterr, "kex_exchange_identification") ||
+				    strstr(c->lasterr, "reset"))) {
+		if (!x->newconn_fail++)
+			snprintf(x->newconn_err, sizeof(x->newconn_err), "%s", c->lasterr);
+	}
 	debug("idle: connection %d failed: %s", c->slot, c->lasterr);
 	isched_connect_failed(&x->s, c->slot, now_ms());
+}
+
+/* A clean end: an SSH channel close from sshd (channel freed, no exit status:
+ * only sshd can send it) or a bare TCP close. Deaths while idle (no probe in
+ * flight) cannot be a NAT: a NAT that forgot a flow acts on the next packet. */
+static void note_death(struct idle_ctx *x, const struct iconn *c, enum isc_result how)
+{
+	if (x->s.c[c->slot].st == ISC_IDLE)
+		x->nunprompted++;
+	if (how != IR_CLOSED)
+		return;
+	if (c->fd < 0 && c->chan_freed && !c->exit_status)
+		x->nchanclose++;
+	else
+		x->nfin++;
 }
 
 /* The connection is over (EOF, error, process exit): tell the scheduler how. */
@@ -161,6 +218,8 @@ static void conn_ended(struct iconn *c, enum isc_result how)
 	conn_release(c);
 	if (c->fd < 0 && c->p.reaped && WIFEXITED(c->p.status))
 		status = WEXITSTATUS(c->p.status);
+	if (x->o->via == VIA_PREAUTH && c->stage >= 2)
+		x->grace_charges++;	/* sshd ends it at LoginGraceTime: grace-exceeded */
 	if (c->stage < 2) {
 		setup_failed(c, status);
 	} else if (x->o->via == VIA_PREAUTH && how == IR_CLOSED) {
@@ -172,6 +231,7 @@ static void conn_ended(struct iconn *c, enum isc_result how)
 		isched_cap(&x->s, age - 2000);
 	} else {
 		debug("idle: connection %d ended (%s): %s", c->slot, idle_result_name(how), c->lasterr);
+		note_death(x, c, how);
 		isched_dead(&x->s, c->slot, how, now);
 	}
 	drive(x);
@@ -207,6 +267,10 @@ static void echo_received(struct iconn *c)
 		ev_timer_cancel(x->ev, c->hs_timer);
 		c->hs_timer = 0;
 		isched_connected(&x->s, c->slot, now);
+		if (c->fd >= 0) {	/* tcp/preauth: our own socket */
+			x->nkern++;
+			isched_kernel(&x->s, c->slot);
+		}
 	} else {
 		ev_timer_cancel(x->ev, c->ack_timer);
 		c->ack_timer = 0;
@@ -233,8 +297,27 @@ static void err_line(struct iconn *c, const char *line)
 		c->last_traffic = now;
 		return;
 	}
-	if (!str_startswith(line, "debug") && !str_startswith(line, "OpenSSH_") && *line)
+	if (strstr(line, "closed by") || strstr(line, "reset") || strstr(line, "Broken pipe") ||
+	    strstr(line, "Read from remote") || strstr(line, "client_loop: send disconnect"))
+		c->transport_lost = 1;
+	if (str_startswith(line, "debug1: channel ") && strstr(line, ": free: client-session")) {
+		c->chan_freed = 1;
+		/* freed while the connection still stood: sshd closed the channel
+		 * (ssh frees it too when the connection dies, but says that first) */
+		c->chan_first = !c->transport_lost;
+	}
+	else if (str_startswith(line, "debug") && (strstr(line, "rtype exit-status") ||
+						   strstr(line, "rtype exit-signal")))
+		c->exit_status = 1;
+	/* the relay's own error (it could not connect) says more than ssh's
+	 * "Connection closed" after it */
+	if (str_startswith(line, "sshdoctor relay: ")) {
+		set_lasterr(c, line + strlen("sshdoctor relay: "));
+		c->relay_said = 1;
+	} else if (!c->relay_said && !str_startswith(line, "debug") &&
+		   !str_startswith(line, "OpenSSH_") && *line) {
 		set_lasterr(c, line);
+	}
 }
 
 /* Splits what arrived into lines (bounded). Returns 1 after data, 0 on EOF or
@@ -267,18 +350,66 @@ static int read_lines(int fd, char *buf, size_t *len, struct iconn *c,
 	return 1;
 }
 
+/* The kernel's state of the socket, read before it is closed. */
+static enum ik_verdict kern_state(const struct iconn *c)
+{
+	int fd = c->tcpfd >= 0 ? c->tcpfd : c->fd;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return IK_GONE;
+	struct ik_snap k = { ti.tcpi_state, ti.tcpi_unacked, ti.tcpi_retransmits, ti.tcpi_backoff,
+			     ti.tcpi_rtt / 1000, ti.tcpi_rto / 1000, ti.tcpi_last_ack_recv };
+	return ik_judge(&k, -1, 0);
+}
+
+static void ssh_finished(struct iconn *c)
+{
+	/* through the relay ssh only sees its proxy end: the socket says how */
+	enum ik_verdict k = c->tcpfd >= 0 ? kern_state(c) : IK_GONE;
+	enum isc_result how = c->kern_rst || k == IK_RESET ? IR_RESET : k == IK_FIN ? IR_CLOSED :
+			      classify_death(c->lasterr);
+	/* sshd closed the session channel first (encrypted: only sshd can): the
+	 * RST after it is sshd-session exiting with our probe unread, not the path */
+	if (c->chan_first && !c->exit_status)
+		how = IR_CLOSED;
+	conn_ended(c, how);
+}
+
+static void on_last_words_timeout(struct evloop *ev, void *arg)
+{
+	struct iconn *c = arg;
+	(void)ev;
+	c->ack_timer = 0;
+	if (c->active)
+		ssh_finished(c);
+}
+
 static void on_ssh_out(struct evloop *ev, int fd, uint32_t events, void *arg)
 {
 	struct iconn *c = arg;
 	int err;
-	(void)ev;
 	(void)events;
 	if (read_lines(fd, c->out, &c->olen, c, out_line, &err) == 0 && c->active) {
-		/* stdout closed: ssh is exiting; its last words are on stderr */
-		for (int i = 0; i < 64 && c->active; i++)
-			if (read_lines(c->p.err, c->err, &c->elen, c, err_line, &err) != 1)
+		/* stdout closed: ssh is exiting; its last words (how the channel
+		 * ended) are on stderr and may come a moment later: wait for its EOF */
+		for (int i = 0; i < 64 && c->active && !c->err_eof; i++) {
+			int rc = read_lines(c->p.err, c->err, &c->elen, c, err_line, &err);
+			if (rc == 0)
+				c->err_eof = 1;
+			if (rc != 1)
 				break;
-		conn_ended(c, classify_death(c->lasterr));
+		}
+		if (!c->active)
+			return;
+		if (c->err_eof) {
+			ssh_finished(c);
+			return;
+		}
+		ev_fd_del(ev, fd);
+		c->out_eof = 1;
+		c->ack_timer = ev_timer_at(ev, now_ms() + LAST_WORDS_MS, on_last_words_timeout, c);
 	}
 }
 
@@ -287,8 +418,12 @@ static void on_ssh_err(struct evloop *ev, int fd, uint32_t events, void *arg)
 	struct iconn *c = arg;
 	int err;
 	(void)events;
-	if (read_lines(fd, c->err, &c->elen, c, err_line, &err) == 0)
+	if (read_lines(fd, c->err, &c->elen, c, err_line, &err) == 0 && c->active) {
 		ev_fd_del(ev, fd);	/* stdout's EOF ends the connection */
+		c->err_eof = 1;
+		if (c->out_eof)
+			ssh_finished(c);
+	}
 }
 
 static void on_handshake_timeout(struct evloop *ev, void *arg)
@@ -303,6 +438,83 @@ static void on_handshake_timeout(struct evloop *ev, void *arg)
 	}
 }
 
+/* --- the kernel's view ------------------------------------------------------------ */
+
+static void on_relay_fd(struct evloop *ev, int fd, uint32_t events, void *arg)
+{
+	struct iconn *c = arg;
+	(void)events;
+	int got = relay_accept_fd(fd);
+	ev_fd_del(ev, fd);
+	close(fd);
+	c->lsock = -1;
+	if (got < 0)
+		return;
+	if (c->tcpfd >= 0) {
+		close(got);
+		return;
+	}
+	c->tcpfd = got;
+	c->x->nkern++;
+	isched_kernel(&c->x->s, c->slot);
+}
+
+/* While a probe is in flight: TCP_INFO until the kernel has a verdict. */
+static void on_kern_poll(struct evloop *ev, void *arg)
+{
+	struct iconn *c = arg;
+	struct idle_ctx *x = c->x;
+	int fd = c->tcpfd >= 0 ? c->tcpfd : c->fd;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int64_t now = now_ms();
+	c->kern_timer = 0;
+	if (!c->active || x->s.c[c->slot].st != ISC_PROBING)
+		return;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return;
+	struct ik_snap k = { ti.tcpi_state, ti.tcpi_unacked, ti.tcpi_retransmits, ti.tcpi_backoff,
+			     ti.tcpi_rtt / 1000, ti.tcpi_rto / 1000, ti.tcpi_last_ack_recv };
+	if (c->kern_first < 0 && k.unacked > 0)	/* when the probe's bytes left */
+		c->kern_first = now - (k.retransmits ? 0 : (int64_t)ti.tcpi_last_data_sent);
+	int64_t elapsed = c->kern_first < 0 ? -1 : now - c->kern_first;
+	enum ik_verdict v = ik_judge(&k, elapsed, k.rtt_ms);
+	switch (v) {
+	case IK_PENDING:
+		if (now - c->kern_sent < KERN_POLL_MAX_MS)
+			c->kern_timer = ev_timer_at(ev, now + KERN_POLL_MS, on_kern_poll, c);
+		return;
+	case IK_SILENT:
+		debug("idle: connection %d: kernel: %u retransmission(s), nothing acknowledged for "
+		      "%lld ms: silently dropped", c->slot, k.retransmits, (long long)elapsed);
+		isched_silent(&x->s, c->slot, now);
+		drive(x);
+		return;
+	case IK_RESET:
+		debug("idle: connection %d: kernel: reset", c->slot);
+		/* via ssh, the relay dies of the RST and ssh exits at once: ssh_finished
+		 * then decides, after ssh's last words (an SSH channel close from sshd
+		 * first makes it sshd's close, not the path's reset) */
+		c->kern_rst = 1;
+		if (c->fd < 0)
+			set_lasterr(c, "Connection reset (seen by the kernel)");
+		return;
+	default:
+		return;	/* acknowledged: the echo follows; FIN: ssh says how */
+	}
+}
+
+static void kern_watch(struct iconn *c)
+{
+	if ((c->tcpfd < 0 && c->fd < 0) || !c->x->s.c[c->slot].kern)
+		return;
+	c->kern_sent = now_ms();
+	c->kern_first = -1;
+	ev_timer_cancel(c->x->ev, c->kern_timer);
+	c->kern_timer = ev_timer_at(c->x->ev, c->kern_sent + 5, on_kern_poll, c);
+}
+
 /* --- via ssh -------------------------------------------------------------------- */
 
 static int open_ssh(struct iconn *c)
@@ -313,8 +525,18 @@ static int open_ssh(struct iconn *c)
 		"ForwardX11=no",
 	};
 	struct strvec argv = { 0 };
+	char lname[100];
 	strvec_push(&argv, "ssh");
 	strvec_push(&argv, "-v");	/* shows the server's keepalives */
+	/* the relay owns the TCP socket and hands us a duplicate: the kernel
+	 * then tells a probe's fate in a few RTOs (first value wins: ours first) */
+	if (x->self && (c->lsock = relay_listen(lname, sizeof(lname))) >= 0) {
+		strvec_push(&argv, "-o");
+		strvec_pushf(&argv, "ProxyCommand='%s' relay%s --report %s %%h %%p", x->self,
+			     x->so && x->so->family == 4 ? " -4" : x->so && x->so->family == 6 ? " -6" : "",
+			     lname);
+		ev_fd(x->ev, c->lsock, EPOLLIN, on_relay_fd, c);
+	}
 	target_ssh_session_opts(&argv, ours, ARRAY_SIZE(ours));
 	target_ssh_args(x->t, x->so, &argv);
 	strvec_push(&argv, "cat");
@@ -452,12 +674,19 @@ static void conn_open(struct idle_ctx *x, int slot)
 {
 	struct iconn *c = &x->c[slot];
 	unsigned seq = c->seq, gen = c->gen;
+	if (x->budgeted && budget_take(x->baddr, x->t->eport, 1, BUDGET_NOAUTH_S) < 1) {
+		x->budget_stop = 1;	/* one more would risk a penalty: stop here */
+		isched_abort(&x->s);
+		ev_stop(x->ev);
+		return;
+	}
 	memset(c, 0, sizeof(*c));
 	c->x = x;
 	c->slot = slot;
 	c->seq = seq;
 	c->gen = gen + 1;
 	c->fd = -1;
+	c->lsock = c->tcpfd = -1;
 	c->p.in = c->p.out = c->p.err = -1;
 	c->active = 1;
 	next_token(c);
@@ -479,6 +708,7 @@ static void conn_probe(struct idle_ctx *x, int slot)
 			return;
 		}
 		c->ack_timer = ev_timer_at(x->ev, now_ms() + ACK_POLL_MS, on_ack_poll, c);
+		kern_watch(c);
 		return;
 	}
 	next_token(c);
@@ -487,7 +717,9 @@ static void conn_probe(struct idle_ctx *x, int slot)
 			sock_ended(c, errno);
 		else
 			conn_ended(c, IR_CLOSED);
+		return;
 	}
+	kern_watch(c);
 }
 
 static void on_wake(struct evloop *ev, void *arg)
@@ -624,10 +856,17 @@ static void fill_result(struct idle_ctx *x, struct idle_result *res)
 		res->setup = IDLE_OTHER;
 	memcpy(res->setup_msg, x->setup_msg, sizeof(res->setup_msg));
 	res->preauth_cap_ms = x->preauth_cap;
+	/* one connection at a time (budget) may see a probe answered just before
+	 * LoginGraceTime closes it: claim no more than the scheduler's cap would */
+	if (x->budgeted && x->preauth_cap && res->upper_ms < 0 && res->lower_ms > x->preauth_cap - 2000)
+		res->lower_ms = x->preauth_cap > 2000 ? x->preauth_cap - 2000 : 0;
 	res->client_interval = x->o->via == VIA_TCP ? -1 :
 			       kv_get_long(&x->t->cfg, "serveraliveinterval", -1);
 	res->client_countmax = kv_get_long(&x->t->cfg, "serveralivecountmax", 3);
 	res->host = x->t->host;
+	res->nchanclose = x->nchanclose;
+	res->nfin = x->nfin;
+	res->nunprompted = x->nunprompted;
 }
 
 static void save_result(const struct idle_ctx *x, const struct idle_result *res)
@@ -655,6 +894,24 @@ static void stop_all(struct idle_ctx *x)
 			proc_signal(&x->c[i].p, SIGTERM);	/* all at once, then reap */
 	for (int i = 0; i < x->s.nslots; i++)
 		conn_release(&x->c[i]);
+}
+
+/* The relay as ProxyCommand needs our own path, quotable, and a target without
+ * a proxy of the user's (never replaced: then no kernel view, the timeouts). */
+static char *relay_self(const struct target *t)
+{
+	static const char *const keys[] = { "proxycommand", "proxyjump" };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *v = kv_get(&t->cfg, keys[i]);
+		if (v && *v && strcmp(v, "none") != 0)
+			return NULL;
+	}
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return strpbrk(buf, "'%\n") ? NULL : xstrdup(buf);
 }
 
 static int prepare(struct idle_ctx *x, struct report *r)
@@ -690,12 +947,26 @@ static struct idle_ctx *measure(const struct idle_opts *o, struct target *t,
 	int conns = o->connections;
 	if (o->via == VIA_PREAUTH && conns > PREAUTH_MAX_CONNS)
 		conns = PREAUTH_MAX_CONNS;
-	struct isc_params p = { o->naive ? ISC_NAIVE : ISC_FAST, conns, 4, o->res_ms, o->max_ms, 1000 };
+	struct isc_params p = { o->naive ? ISC_NAIVE : o->minute ? ISC_MINUTE : ISC_FAST, conns, 4,
+				o->res_ms, o->max_ms, 1000 };
 	isched_init(&x->s, &p, x->start);
 	if (prepare(x, r) < 0) {
 		x->s.done = ISC_NO_CONNECTION;
 		return x;
 	}
+	if (o->via == VIA_PREAUTH &&
+	    !getnameinfo((struct sockaddr *)&x->addr, x->alen, x->baddr, sizeof(x->baddr), NULL, 0,
+			 NI_NUMERICHOST) &&
+	    budget_risky(x->baddr, t->eport, NULL)) {
+		/* one connection at a time: those the path kills end at the server's
+		 * LoginGraceTime, 10 s of penalty each, spaced as we opened them */
+		x->budgeted = 1;
+		p.max_conns = 1;
+		p.max_handshakes = 1;
+		isched_init(&x->s, &p, x->start);
+	}
+	if (o->via == VIA_SSH)
+		x->self = relay_self(t);
 	x->ev = ev_new();
 	ev_on_interrupt(x->ev, on_interrupt, x);
 	if (o->progress)
@@ -704,6 +975,18 @@ static struct idle_ctx *measure(const struct idle_opts *o, struct target *t,
 	if (!x->s.done)
 		ev_run(x->ev, 0);
 	stop_all(x);
+	free(x->self);
+	x->self = NULL;
+	debug("idle: the kernel's view on %d of %d connection(s)", x->nkern, x->s.opened);
+	/* a probe that got no answer killed its connection: sshd still holds
+	 * it until LoginGraceTime */
+	int dead = 0;
+	for (int i = 0; i < x->s.nprobes; i++)
+		dead += !x->s.probes[i].pending && x->s.probes[i].res != IR_ALIVE;
+	if (dead > x->grace_charges)
+		x->grace_charges = dead;
+	if (x->budgeted && x->grace_charges)	/* the rest of what sshd will charge */
+		budget_charge(x->baddr, x->t->eport, 1, x->grace_charges * (BUDGET_GRACE_S - BUDGET_NOAUTH_S));
 	if (x->progress_shown)
 		fputs("\r\033[K", stderr);
 	ev_free(x->ev);
@@ -726,6 +1009,10 @@ int idle_run(const struct idle_opts *o, struct target *t, const struct sshopts *
 	struct idle_result res;
 	struct idle_opts pre = *o;	/* outlives x, which points to it */
 	struct idle_ctx *x = measure(o, t, so, r);
+	if (wants_fallback(o, x) && askpass_offer(t, so, x->setup_msg) == 1) {
+		free(x);	/* the password typed once: measured as with a key */
+		x = measure(o, t, so, r);
+	}
 	if (wants_fallback(o, x)) {
 		struct finding *f = report_add(r, SEV_INFO, "idle.fallback-preauth",
 					       "Batch-mode login is impossible here (the server wants a "
@@ -738,8 +1025,49 @@ int idle_run(const struct idle_opts *o, struct target *t, const struct sshopts *
 	} else {
 		fill_result(x, &res);
 	}
+	struct srvpolicy pol;
+	if (x->o->via == VIA_SSH && x->s.ever_connected && !x->s.aborted) {
+		char *err = NULL;
+		if (srvpolicy_read(t, so, &pol, &err) == 0)
+			res.policy = &pol;
+		else
+			verbose("idle: %s", err);
+		free(err);
+	}
 	idle_judge(&res, r);
-	save_result(x, &res);
+	if (x->newconn_fail >= 2) {
+		struct finding *f = report_add(r, SEV_WARNING, "server.rate-limit",
+			"New connections were refused or vanished mid-run while open ones kept working: "
+			"a rate limit on new connections");
+		finding_evidence(f, "%d of %d connection attempts failed after the first ones worked; "
+				 "first error: %s", x->newconn_fail, x->s.opened, x->newconn_err);
+		finding_evidence(f, "nftables limit/meter, iptables recent/hashlimit, fail2ban or "
+				    "sshd's own MaxStartups/PerSourcePenalties; not loss and not an idle "
+				    "timeout: the idle verdict comes only from connections that opened");
+		struct fix *x2 = finding_fix(f, "~/.ssh/config (one connection for many sessions)");
+		fix_line(x2, "ControlMaster auto");
+		fix_line(x2, "ControlPath ~/.ssh/cm-%%C");
+		fix_line(x2, "ControlPersist 10m");
+	}
+	if (x->budgeted) {
+		struct finding *f = report_add(r, x->budget_stop ? SEV_WARNING : SEV_INFO,
+			"idle.preauth-budget", x->budget_stop ?
+			"Stopped early: more unauthenticated connections could get this address "
+			"penalised by sshd" : "Measured with one unauthenticated connection at a time: "
+			"the server may penalise them");
+		finding_evidence(f, "OpenSSH 9.8+ PerSourcePenalties: 1 s per connection closed without "
+				    "authentication, 10 s per connection that reaches LoginGraceTime; "
+				    "refused past 15 s");
+		finding_evidence(f, "%d connection(s) opened, %d will end at the server's LoginGraceTime; "
+				 "%.0f s of penalty outstanding by our count", x->s.opened, x->grace_charges,
+				 budget_wait_s(x->baddr, t->eport));
+		finding_evidence(f, "a key login ('--via ssh') measures without this limit");
+	}
+	/* a server's close is not the path's timeout: audit must not beat it with keepalives */
+	const char *by = json_object_get_string(json_object_object_get(
+		json_object_object_get(r->measurements, "idle"), "closed_by"));
+	if (!by || !strcmp(by, "path"))
+		save_result(x, &res);
 	free(x);
 	return 0;
 }

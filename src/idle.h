@@ -9,6 +9,7 @@
 
 #include "finding.h"
 #include "idle_sched.h"
+#include "srvpolicy.h"
 #include "target.h"
 
 enum idle_via { VIA_SSH, VIA_TCP, VIA_PREAUTH };
@@ -20,6 +21,7 @@ struct idle_opts {
 	int64_t res_ms;		/* bracket width floor (default 2 s) */
 	int connections;	/* open at once (default 32) */
 	int naive;		/* baseline for benchmarks: double, then bisect */
+	int minute;		/* baseline: one connection per minute of idle */
 	int progress;		/* live progress line on stderr */
 	int save;		/* remember the result in the state directory */
 };
@@ -45,6 +47,11 @@ struct idle_result {
 	/* the user's real keepalive settings (ssh -G), -1 unknown */
 	long client_interval, client_countmax;
 	const char *host;		/* for the fix ("Host ...") */
+	/* how the deaths looked (via ssh: ssh -v's last words) */
+	int nchanclose;			/* sshd closed the channel, no exit status */
+	int nfin;			/* a TCP close without an SSH close */
+	int nunprompted;		/* died while idle, no probe in flight */
+	const struct srvpolicy *policy;	/* read through the login, or NULL */
 };
 
 int idle_run(const struct idle_opts *o, struct target *t, const struct sshopts *so,

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -128,8 +129,16 @@ int idle_hold(struct target *t, const struct sshopts *so, int64_t hold_ms, char 
 {
 	struct hold h = { .hold_ms = hold_ms, .result = -1, .why = why, .whylen = whylen };
 	struct strvec argv = { 0 };
+	char *err = NULL;
 	strvec_push(&argv, "ssh");
-	target_ssh_session_opts(&argv, NULL, 0);	/* the user's keepalives stay theirs */
+	/* the user's keepalives stay theirs, not BatchMode's */
+	if (target_ssh_user_keepalive_opts(t, so, &argv, &err) < 0) {
+		snprintf(why, whylen, "%s", err);
+		free(err);
+		strvec_clear(&argv);
+		return -1;
+	}
+	target_ssh_session_opts(&argv, NULL, 0);
 	target_ssh_args(t, so, &argv);
 	strvec_push(&argv, "cat");
 	snprintf(why, whylen, "could not run ssh");

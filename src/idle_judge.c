@@ -218,10 +218,44 @@ static void judge_inconsistent(const struct idle_result *res, struct report *r)
 	r->unknown = 1;
 }
 
+static int policy_decisive(const struct idle_result *res)
+{
+	return (res->done == ISC_INCONSISTENT || res->done == ISC_DEADLINE) &&
+	       res->nchanclose >= 2 && res->nchanclose * 2 > res->ndead;
+}
+
+/* Who ended the idle connections: the server's own policy, unknown, or the path. */
+static enum srvp_verdict judge_policy(const struct idle_result *res, struct report *r)
+{
+	struct srvp_obs o = { res->lower_ms, res->upper_ms, res->nchanclose, res->nfin,
+			      res->nunprompted, 0, res->host };
+	/* an SSH channel close can only come from sshd (it is encrypted): decisive
+	 * even when the bracket did not settle (a loaded client answered late,
+	 * the run hit its deadline) */
+	if (res->done == ISC_FOUND || policy_decisive(res))
+		o.ndead = res->ndead > res->nchanclose + res->nfin ? res->ndead : res->nchanclose + res->nfin;
+	if (!o.ndead && !res->policy)
+		return SRVP_NONE;
+	return srvpolicy_judge(res->policy, &o, r);
+}
+
 void idle_judge(const struct idle_result *res, struct report *r)
 {
+	enum srvp_verdict who = SRVP_NONE;
+	if (res->setup == IDLE_SETUP_OK && res->done != ISC_NO_CONNECTION)
+		who = judge_policy(res, r);
 	if (res->done == ISC_NO_CONNECTION || res->setup != IDLE_SETUP_OK) {
 		judge_setup(res, r);
+	} else if ((res->done == ISC_FOUND && who != SRVP_NONE) ||
+		   (policy_decisive(res) && who == SRVP_SERVER)) {
+		/* the server (or someone unnamed) closed them first: the path's own
+		 * timeout, if any, lies beyond what could be seen */
+		struct finding *f = report_add(r, SEV_INFO, "path.idle-timeout",
+					       "No path idle timeout seen below %.1f s: the connections "
+					       "were closed before the path could forget them",
+					       (double)res->lower_ms / 1000);
+		finding_evidence(f, "see %s", who == SRVP_SERVER ? "server.idle-policy"
+								  : "idle.close-unattributed");
 	} else if (res->done == ISC_FOUND) {
 		judge_found(res, r);
 	} else if (res->done == ISC_KEEPALIVE) {
@@ -253,5 +287,12 @@ void idle_judge(const struct idle_result *res, struct report *r)
 			finding_evidence(f, "the server closed unauthenticated connections after %.0f s",
 					 (double)res->preauth_cap_ms / 1000);
 	}
-	report_measure(r, "idle", idle_json(res), idle_text);
+	struct json_object *m = idle_json(res);
+	json_object_object_add(m, "closed_by",
+			       res->done != ISC_FOUND && !(policy_decisive(res) && who == SRVP_SERVER) ? NULL :
+			       json_object_new_string(who == SRVP_SERVER ? "server" :
+						      who == SRVP_UNKNOWN ? "unknown" : "path"));
+	if (res->policy)
+		json_object_object_add(m, "server_policy", srvpolicy_json(res->policy));
+	report_measure(r, "idle", m, idle_text);
 }

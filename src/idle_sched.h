@@ -16,11 +16,18 @@
 
 #define ISC_MAX_CONNS 128
 #define ISC_MAX_PROBES 1024
+/* Where the world puts its idle timeouts (s): cloud NAT/LB and firewall defaults
+ * (docs/facts.md). The scout probes just before and just after each. */
+#define ISC_PRIORS_S 240, 300, 350, 600, 1200, 1800, 3600
+#define ISC_PRIOR_BEFORE_MS 300	/* alive here ... */
+#define ISC_PRIOR_AFTER_MS 600	/* ... dead here: a 0.9 s bracket around the default */
 
 enum isc_state { ISC_FREE, ISC_CONNECTING, ISC_IDLE, ISC_PROBING, ISC_SUSPECT, ISC_DEAD };
 /* Outcome of one probe; the values are also the JSON names (idle_result_name). */
 enum isc_result { IR_ALIVE, IR_SILENT, IR_RESET, IR_CLOSED };
-enum isc_method { ISC_FAST, ISC_NAIVE };
+/* ISC_MINUTE: a NAT-TCP-test-style baseline, one connection per minute of idle
+ * (the k-th probed after k minutes), 1-minute resolution, first death ends it. */
+enum isc_method { ISC_FAST, ISC_NAIVE, ISC_MINUTE };
 
 enum isc_done {
 	ISC_RUNNING,
@@ -47,6 +54,8 @@ struct isc_conn {
 	int64_t probe_at;	/* when the current probe was sent */
 	int64_t probe_age;	/* idle age at that moment */
 	int probe_idx;		/* index into probes[] of the current/last probe */
+	int kern;		/* the kernel's TCP_INFO judges its probes (isched_kernel) */
+	int reserve;		/* kept from the scout: 1 for the sweep, 2 for the defaults */
 };
 
 struct isc_probe {
@@ -55,6 +64,7 @@ struct isc_probe {
 	enum isc_result res;
 	int late;		/* answered after the probe timeout */
 	int pending;		/* sent, no outcome yet */
+	int kern;		/* silence seen by the kernel (retransmitted, never acked) */
 };
 
 enum isc_action_kind { ISC_WAIT, ISC_OPEN, ISC_PROBE, ISC_CLOSE, ISC_STOP };
@@ -80,6 +90,8 @@ struct idle_sched {
 	int64_t last_open;
 	int ever_connected;
 	int swept;		/* the sweep after the first death is done */
+	int64_t sweep_at;	/* when its batch was sent, 0: not yet */
+	int any_kern;		/* some connection has the kernel's view */
 	int aborted;
 	enum isc_done done;
 };
@@ -94,6 +106,11 @@ void isched_connect_failed(struct idle_sched *s, int conn, int64_t now);
 void isched_answer(struct idle_sched *s, int conn, int64_t now);	/* echo of a probe */
 /* The connection died: RST, FIN/EOF, or the process exited. */
 void isched_dead(struct idle_sched *s, int conn, enum isc_result how, int64_t now);
+/* The kernel holds conn's socket for us: silence is its verdict (isched_silent),
+ * not a timeout; the timeout stays only as a fallback. */
+void isched_kernel(struct idle_sched *s, int conn);
+/* The kernel retransmitted conn's probe without an ACK for several RTOs. */
+void isched_silent(struct idle_sched *s, int conn, int64_t now);
 /* The connection is gone without telling anything about the path (preauth
  * connections cut by LoginGraceTime). */
 void isched_lost(struct idle_sched *s, int conn);
@@ -104,9 +121,13 @@ void isched_keepalive(struct idle_sched *s, int conn, int64_t gap_ms);
 /* Ends the run now (Ctrl-C): what is known stays known. */
 void isched_abort(struct idle_sched *s);
 
-/* Bracket width allowed for a lower bound: max(res, 5%). */
+/* Bracket width allowed for a lower bound: max(res, 1%). */
 int64_t isched_width(const struct idle_sched *s, int64_t lower);
 int isched_count(const struct idle_sched *s, enum isc_state st);
+/* The age the scout tests next while no death is known (geometric step). */
+int64_t isched_scout_target(const struct idle_sched *s);
+/* The next age just before/after a common default inside the bracket, -1: none. */
+int64_t isched_prior_target(const struct idle_sched *s);
 /* Latest time (ms since start) the answer can arrive, for the progress line. */
 int64_t isched_eta(const struct idle_sched *s, int64_t now);
 const char *idle_result_name(enum isc_result r);

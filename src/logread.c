@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,174 @@ static int read_plain(struct logs_state *st, int fd, char **err)
 	return got || !*err ? 0 : -1;
 }
 
+/* ---- plain files, two threads ----
+ * A plain file bigger than a block is read in a pipeline: the main thread
+ * reads blocks and feeds parsed lines to the engine in order (logs_commit); a
+ * worker splits and parses the block before (logs_prepare: header, classify).
+ * SLOTS blocks rotate: free -> filled (main) -> parsed (worker) -> free (main).
+ * Memory stays bounded: SLOTS blocks and their records. */
+#define SLOTS 3
+#define REC_CAP 16384	/* records a block; more lines (tiny ones) are parsed by main */
+
+enum { S_FREE, S_FILLED, S_PARSED };
+
+struct slot {
+	char *buf;
+	size_t skip, n;		/* complete lines in [skip, n) */
+	size_t done;		/* the worker parsed [skip, done) */
+	struct logs_rec *rec;
+	size_t nrec;
+	int state;
+};
+
+struct mt {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot s[SLOTS];
+	struct logclock clk;	/* the worker's copy */
+	int quit;
+};
+
+static void *mt_worker(void *arg)
+{
+	struct mt *m = arg;
+	for (size_t k = 0;; k++) {	/* one block a round, until told to stop */
+		struct slot *sl = &m->s[k % SLOTS];
+		pthread_mutex_lock(&m->mu);
+		while (sl->state != S_FILLED && !m->quit)
+			pthread_cond_wait(&m->cv, &m->mu);
+		int quit = sl->state != S_FILLED;
+		pthread_mutex_unlock(&m->mu);
+		if (quit)
+			return NULL;
+		char *p = sl->buf + sl->skip, *end = sl->buf + sl->n;
+		size_t nrec = 0;
+		while (p < end && nrec < REC_CAP) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));	/* the block ends with one */
+			struct logs_rec *r = &sl->rec[nrec++];
+			if ((size_t)(nl - p) >= LOGREAD_MAX_LINE)
+				r->kind = LREC_LONG;
+			else
+				logs_prepare(&m->clk, p, (size_t)(nl - p), r);
+			p = nl + 1;
+		}
+		pthread_mutex_lock(&m->mu);
+		sl->nrec = nrec;
+		sl->done = (size_t)(p - sl->buf);
+		sl->state = S_PARSED;
+		pthread_cond_broadcast(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+	}
+}
+
+/* Waits for the slot to be parsed, feeds it to the engine, frees it. */
+static void mt_commit(struct logs_state *st, struct mt *m, struct slot *sl)
+{
+	pthread_mutex_lock(&m->mu);
+	while (sl->state != S_PARSED)
+		pthread_cond_wait(&m->cv, &m->mu);
+	pthread_mutex_unlock(&m->mu);
+	for (size_t i = 0; i < sl->nrec; i++)
+		logs_commit(st, &sl->rec[i]);
+	size_t have = sl->n - sl->done;	/* past REC_CAP: the rest here */
+	int skipping = 0;
+	if (have) {
+		memmove(sl->buf, sl->buf + sl->done, have);
+		split_lines(st, sl->buf, &have, &skipping);
+	}
+	pthread_mutex_lock(&m->mu);
+	sl->state = S_FREE;
+	pthread_mutex_unlock(&m->mu);
+}
+
+static int read_plain_mt(struct logs_state *st, int fd, char **err)
+{
+	struct mt *m = xcalloc(1, sizeof(*m));
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	m->clk = *logs_clock(st);
+	for (int i = 0; i < SLOTS; i++) {
+		m->s[i].buf = xmalloc(READ_BLOCK + LOGREAD_MAX_LINE);
+		m->s[i].rec = xmalloc(REC_CAP * sizeof(struct logs_rec));
+	}
+	char *carry = xmalloc(LOGREAD_MAX_LINE);
+	size_t ncarry = 0, fill = 0, commit = 0;
+	int skipping = 0, got = 0;
+	pthread_t th;
+	if (pthread_create(&th, NULL, mt_worker, m) != 0) {
+		free(carry);
+		for (int i = 0; i < SLOTS; i++) {
+			free(m->s[i].buf);
+			free(m->s[i].rec);
+		}
+		free(m);
+		return -2;	/* the caller reads it in one thread */
+	}
+	for (;;) {	/* bounded by the file: each round consumes bytes or ends */
+		struct slot *sl = &m->s[fill % SLOTS];
+		while (commit < fill && commit + SLOTS <= fill)	/* the slot's block is not fed yet */
+			mt_commit(st, m, &m->s[commit++ % SLOTS]);
+		memcpy(sl->buf, carry, ncarry);
+		size_t have = ncarry;
+		ssize_t n;
+		do
+			n = read(fd, sl->buf + have, READ_BLOCK);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			*err = xasprintf("%s%s", strerror(errno), got ? " (read up to there)" : "");
+		if (n <= 0)
+			break;
+		got = 1;
+		have += (size_t)n;
+		size_t skip = 0;
+		if (skipping) {	/* the rest of a too-long line */
+			char *nl = memchr(sl->buf, '\n', have);
+			if (!nl) {
+				ncarry = 0;
+				continue;
+			}
+			skip = (size_t)(nl + 1 - sl->buf);
+			skipping = 0;
+		}
+		char *last = memrchr(sl->buf + skip, '\n', have - skip);
+		size_t cut = last ? (size_t)(last + 1 - sl->buf) : skip;
+		ncarry = have - cut;
+		if (ncarry >= LOGREAD_MAX_LINE) {
+			logs_source_note(st, "long_lines");
+			skipping = 1;
+			ncarry = 0;
+		}
+		memcpy(carry, sl->buf + cut, ncarry);
+		if (cut == skip)
+			continue;	/* no complete line in this block */
+		sl->skip = skip;
+		sl->n = cut;
+		pthread_mutex_lock(&m->mu);
+		sl->state = S_FILLED;
+		pthread_cond_broadcast(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+		fill++;
+	}
+	while (commit < fill)
+		mt_commit(st, m, &m->s[commit++ % SLOTS]);
+	pthread_mutex_lock(&m->mu);
+	m->quit = 1;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	pthread_join(th, NULL);
+	if (ncarry && !skipping)
+		logs_line(st, carry, ncarry);	/* the last line, without its newline */
+	free(carry);
+	for (int i = 0; i < SLOTS; i++) {
+		free(m->s[i].buf);
+		free(m->s[i].rec);
+	}
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+	free(m);
+	return got || !*err ? 0 : -1;
+}
+
 static int is_gzip(int fd)
 {
 	unsigned char m[2];
@@ -116,7 +285,9 @@ int logread_file(struct logs_state *st, const char *path)
 	}
 	char *err = NULL;
 	if (!stdin_src && S_ISREG(sb.st_mode) && !is_gzip(fd)) {
-		int rc = read_plain(st, fd, &err);
+		int rc = sb.st_size > READ_BLOCK ? read_plain_mt(st, fd, &err) : -2;
+		if (rc == -2)
+			rc = read_plain(st, fd, &err);
 		close(fd);
 		logs_source_end(st, err);
 		free(err);

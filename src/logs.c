@@ -1,105 +1,12 @@
 /* logs.c - the logs engine: counts events, pairs connections into sessions,
- * correlates disconnects with kernel events and sshd restarts, and turns it all
- * into findings. One pass, bounded memory: a fixed open-session table with
- * eviction, reservoirs for durations, fixed tables for peers and anchors. */
+ * and gathers what logs_report.c correlates and judges. One pass, bounded
+ * memory: a fixed open-session table (full: the oldest is evicted), reservoirs
+ * for durations, fixed tables for peers and anchors. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "logread.h"
-#include "logs.h"
-
-#define DEF_OPEN 4096
-#define MAX_EXAMPLES 3
-#define EXAMPLE_LEN 300
-#define MAX_PEERS 4096
-#define MAX_LISTED 10000
-#define RESERVOIR 65536
-#define MAX_DISC 262144
-#define MAX_ANCHORS 4096
-#define CORR_BEFORE_MS 5000	/* a disconnect logged just before the kernel line */
-#define CORR_AFTER_MS 30000	/* ... or up to ClientAlive's detection time after it */
-#define RECENT 16
-
-struct sess {
-	int used, authed;
-	char addr[64];
-	int port;
-	long pid;
-	char user[40];
-	int64_t start_ms;
-	uint32_t key;
-	int next_a, next_p;	/* hash chains, -1 terminated */
-};
-
-struct evstat {
-	uint64_t n;
-	int64_t first_ms, last_ms;
-	char *ex[MAX_EXAMPLES];
-	size_t nex;
-};
-
-struct peer {
-	char addr[64];
-	uint32_t n[LEV_NPUBLIC];
-};
-
-struct src {
-	char *name;
-	uint64_t lines, binary, long_lines, broken_ts;
-	char *error;
-};
-
-struct udur {
-	uint8_t end;
-	float s;
-};
-
-struct anchor {
-	int64_t t;
-	uint8_t ev;
-};
-
-struct logs_state {
-	struct logs_opts o;
-	struct logclock clk;
-	struct src *srcs;
-	size_t nsrc;
-	uint64_t lines, ssh_lines, unrec;
-	struct evstat ev[LEV_NPUBLIC];
-	/* open sessions: a ring in arrival order (the oldest is evicted), two hash indexes */
-	struct sess *sess;
-	size_t cap, head, mask;
-	int *bucket_a, *bucket_p;
-	uint64_t evicted, nsess;
-	uint64_t by_end[LEV_NPUBLIC];
-	uint32_t recent[RECENT];
-	size_t nrecent;
-	/* durations (s) of ended sessions: reservoir, and of unexpected endings */
-	float *dur;
-	size_t ndur;
-	uint64_t dur_seen;
-	double dur_max;
-	struct udur *ud;
-	uint64_t ud_seen;
-	uint64_t rng;
-	int64_t *disc;
-	size_t ndisc;
-	struct anchor *anch;
-	size_t nanch;
-	uint64_t anch_dropped;
-	struct peer *peers;
-	size_t npeers;
-	uint64_t peers_overflow;
-	/* a server "kex_exchange_identification" line waiting for its close line */
-	int kex_pending;
-	long kex_pid;
-	int64_t kex_ts;
-	char kex_text[EXAMPLE_LEN + 1];
-	struct json_object *list;
-	uint64_t list_dropped;
-	char *scratch;
-};
+#include "logs_int.h"
 
 /* ---- small helpers ---- */
 
@@ -146,14 +53,14 @@ static long reservoir_slot(struct logs_state *st, uint64_t k, size_t cap)
 }
 
 /* Seconds with millisecond precision, printed as such (not as a float's digits). */
-static struct json_object *json_secs(double s)
+struct json_object *logs_json_secs(double s)
 {
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%.3f", s);
 	return json_object_new_double_s(strtod(buf, NULL), buf);
 }
 
-static void iso(char *buf, size_t n, int64_t ms)
+void logs_iso(char *buf, size_t n, int64_t ms)
 {
 	if (ms < 0) {
 		snprintf(buf, n, "-");
@@ -177,6 +84,10 @@ struct logs_state *logs_new(const struct logs_opts *o)
 		nb <<= 1;
 	st->mask = nb - 1;
 	st->sess = xcalloc(st->cap, sizeof(*st->sess));
+	for (size_t i = 0; i < st->cap; i++)
+		st->sess[i].newer = i + 1 < st->cap ? (int)i + 1 : -1;
+	st->free_head = 0;
+	st->oldest[0] = st->oldest[1] = st->newest[0] = st->newest[1] = -1;
 	st->bucket_a = xmalloc(nb * sizeof(int));
 	st->bucket_p = xmalloc(nb * sizeof(int));
 	memset(st->bucket_a, 0xff, nb * sizeof(int));
@@ -207,6 +118,8 @@ void logs_free(struct logs_state *st)
 	for (int i = 0; i < LEV_NPUBLIC; i++)
 		for (size_t k = 0; k < st->ev[i].nex; k++)
 			free(st->ev[i].ex[k]);
+	for (size_t i = 0; i < st->nunrec_ex; i++)
+		free(st->unrec_ex[i]);
 	free(st->sess);
 	free(st->bucket_a);
 	free(st->bucket_p);
@@ -313,6 +226,34 @@ static int *chain_p(struct logs_state *st, long pid)
 	return &st->bucket_p[((uint32_t)pid * 2654435761u) & st->mask];
 }
 
+/* The age lists, one per kind (authed or not), oldest first. */
+static void age_unlink(struct logs_state *st, int i)
+{
+	struct sess *s = &st->sess[i];
+	int k = s->authed != 0;
+	if (s->older >= 0)
+		st->sess[s->older].newer = s->newer;
+	else
+		st->oldest[k] = s->newer;
+	if (s->newer >= 0)
+		st->sess[s->newer].older = s->older;
+	else
+		st->newest[k] = s->older;
+}
+
+static void age_append(struct logs_state *st, int i)
+{
+	struct sess *s = &st->sess[i];
+	int k = s->authed != 0;
+	s->newer = -1;
+	s->older = st->newest[k];
+	if (st->newest[k] >= 0)
+		st->sess[st->newest[k]].newer = i;
+	else
+		st->oldest[k] = i;
+	st->newest[k] = i;
+}
+
 static void unlink_sess(struct logs_state *st, int i)
 {
 	struct sess *s = &st->sess[i];
@@ -330,7 +271,10 @@ static void unlink_sess(struct logs_state *st, int i)
 				break;
 			}
 	}
+	age_unlink(st, i);
 	s->used = 0;
+	s->newer = st->free_head;
+	st->free_head = i;
 }
 
 static int find_sess(struct logs_state *st, const struct logline *l, const struct logevent *ev)
@@ -354,14 +298,23 @@ static int find_sess(struct logs_state *st, const struct logline *l, const struc
 
 static int new_sess(struct logs_state *st, const struct logline *l, const struct logevent *ev)
 {
-	int i = (int)(st->head++ % st->cap);
-	if (st->sess[i].used) {
-		unlink_sess(st, i);
+	/* unauthenticated for longer than any LoginGraceTime: ended unlogged */
+	int o = st->oldest[0];
+	for (int n = 0; n < 4 && o >= 0 && l->ts_ms >= 0 && st->sess[o].start_ms >= 0 &&
+			l->ts_ms - st->sess[o].start_ms > PREAUTH_STALE_MS; n++, o = st->oldest[0]) {
+		unlink_sess(st, o);
+		st->stale++;
+	}
+	if (st->free_head < 0) {	/* really full: the oldest goes, pre-auth first */
+		unlink_sess(st, st->oldest[st->oldest[0] >= 0 ? 0 : 1]);
 		st->evicted++;
 	}
+	int i = st->free_head;
 	struct sess *s = &st->sess[i];
+	st->free_head = s->newer;
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
+	age_append(st, i);
 	copy_str(s->addr, sizeof(s->addr), ev->addr);
 	s->port = ev->port;
 	s->pid = l->pid;
@@ -393,12 +346,12 @@ static void list_session(struct logs_state *st, const struct sess *s, int64_t en
 	json_object_object_add(o, "port", json_object_new_int(s->port));
 	json_object_object_add(o, "user", json_object_new_string(s->user));
 	json_object_object_add(o, "pid", s->pid >= 0 ? json_object_new_int64(s->pid) : NULL);
-	iso(a, sizeof(a), s->start_ms);
-	iso(b, sizeof(b), end_ms);
+	logs_iso(a, sizeof(a), s->start_ms);
+	logs_iso(b, sizeof(b), end_ms);
 	json_object_object_add(o, "start", s->start_ms >= 0 ? json_object_new_string(a) : NULL);
 	json_object_object_add(o, "end", end_ms >= 0 ? json_object_new_string(b) : NULL);
 	json_object_object_add(o, "duration_s", s->start_ms >= 0 && end_ms >= s->start_ms ?
-			       json_secs((double)(end_ms - s->start_ms) / 1000.0) : NULL);
+			       logs_json_secs((double)(end_ms - s->start_ms) / 1000.0) : NULL);
 	json_object_object_add(o, "ended_by", json_object_new_string(logev_name(e)));
 	json_object_array_add(st->list, o);
 }
@@ -439,6 +392,11 @@ static int recently_ended(struct logs_state *st, const struct logevent *ev)
 
 /* ---- dispatch ---- */
 
+void logs_flush(struct logs_state *st)
+{
+	flush_kex(st);
+}
+
 static void flush_kex(struct logs_state *st)
 {
 	if (!st->kex_pending)
@@ -458,6 +416,11 @@ static void on_end(struct logs_state *st, const struct logline *l, struct logeve
 			return;
 		e = LEV_DISC_USER;
 	} else if ((e == LEV_DISC_CLOSED || e == LEV_DISC_RESET) && i >= 0 && !st->sess[i].authed) {
+		e = LEV_PREAUTH_CLOSED;
+	} else if (e == LEV_DISC_CLOSED && i < 0 && (ev->flags & LF_NOPORT)) {
+		/* an old sshd writes the same line before and after authentication;
+		 * with no session known to have logged in, it is a scanner's or a
+		 * failed login's close, not a dropped session */
 		e = LEV_PREAUTH_CLOSED;
 	}
 	if (!(ev->flags & LF_NOCOUNT) || ev->ev == LEV_DISCONNECTED)
@@ -530,7 +493,11 @@ static void dispatch(struct logs_state *st, const struct logline *l, struct loge
 		int i = find_sess(st, l, ev);
 		if (i < 0)
 			i = new_sess(st, l, ev);
-		st->sess[i].authed = 1;
+		if (!st->sess[i].authed) {	/* into the list of sessions */
+			age_unlink(st, i);
+			st->sess[i].authed = 1;
+			age_append(st, i);
+		}
 		copy_str(st->sess[i].user, sizeof(st->sess[i].user), ev->user);
 		if (st->sess[i].start_ms < 0)
 			st->sess[i].start_ms = l->ts_ms;
@@ -551,17 +518,15 @@ static void dispatch(struct logs_state *st, const struct logline *l, struct loge
 	count_event(st, ev->ev, l->ts_ms, text, len);
 }
 
-/* raw: the line as read when a NUL in it was not ruled out yet, else NULL. */
-static void handle(struct logs_state *st, const struct logline *l, const char *text, size_t len,
-		   const char *raw)
+/* A classified line into the engine. nul: the line holds a NUL (binary). */
+static void handle(struct logs_state *st, const struct logline *l, struct logevent *ev, int r,
+		   const char *text, size_t len, int nul)
 {
 	if (l->ts_ms >= 0 && ((st->o.since_ms >= 0 && l->ts_ms < st->o.since_ms) ||
 			      (st->o.until_ms >= 0 && l->ts_ms > st->o.until_ms)))
 		return;
-	struct logevent ev;
-	int r = logscan_classify(l, &ev);
-	/* binary garbage never classifies: look for NULs only then (not on every line) */
-	if (r <= 0 && raw && memchr(raw, '\0', len)) {
+	/* binary garbage never classifies */
+	if (r <= 0 && nul) {
 		struct src *s = cur_src(st);
 		if (s)
 			s->binary++;
@@ -573,478 +538,93 @@ static void handle(struct logs_state *st, const struct logline *l, const char *t
 		st->ssh_lines++;
 	if (r < 0) {
 		st->unrec++;
+		if (st->nunrec_ex < MAX_UNREC)
+			st->unrec_ex[st->nunrec_ex++] = xstrndup(text, len < EXAMPLE_LEN ? len : EXAMPLE_LEN);
 		return;
 	}
-	ev.key = ev.addr[0] ? key_ap(ev.addr, ev.port) : 0;
-	if (st->o.host && ev.addr[0] && strcmp(ev.addr, st->o.host) != 0 &&
+	if (st->o.host && ev->addr[0] && strcmp(ev->addr, st->o.host) != 0 &&
 	    strcmp(l->host, st->o.host) != 0)
 		return;
-	dispatch(st, l, &ev, text, len);
+	dispatch(st, l, ev, text, len);
+}
+
+void logs_prepare(struct logclock *clk, const char *line, size_t len, struct logs_rec *rec)
+{
+	rec->line = line;
+	rec->kind = LREC_LINE;
+	if (len && line[len - 1] == '\r')
+		len--;
+	rec->len = (uint32_t)len;
+	if (len && line[0] == '{') {	/* journal JSON: its message needs a scratch of its own */
+		rec->kind = LREC_DEFER;
+		return;
+	}
+	logscan_header(line, len, clk, &rec->l, NULL, 0, 1);
+	rec->r = (int8_t)logscan_classify(&rec->l, &rec->ev);
+	/* look for NULs only where they matter (not on every line) */
+	rec->nul = (rec->r <= 0 || rec->l.ts_broken) && memchr(line, '\0', len) != NULL;
+	rec->ev.key = rec->r > 0 && rec->ev.addr[0] ? key_ap(rec->ev.addr, rec->ev.port) : 0;
+}
+
+void logs_commit(struct logs_state *st, struct logs_rec *rec)
+{
+	if (rec->kind == LREC_LONG) {
+		logs_source_note(st, "long_lines");
+		return;
+	}
+	if (rec->kind == LREC_DEFER) {
+		logs_line(st, rec->line, rec->len);
+		return;
+	}
+	struct src *s = cur_src(st);
+	st->lines++;
+	if (s) {
+		s->lines++;
+		s->broken_ts += rec->l.ts_broken && !rec->nul;
+	}
+	handle(st, &rec->l, &rec->ev, rec->r, rec->line, rec->len, rec->nul);
+}
+
+struct logclock *logs_clock(struct logs_state *st)
+{
+	return &st->clk;
 }
 
 void logs_line(struct logs_state *st, const char *line, size_t len)
 {
+	if (!(len && line[0] == '{')) {
+		struct logs_rec rec;
+		logs_prepare(&st->clk, line, len, &rec);
+		logs_commit(st, &rec);
+		return;
+	}
 	struct src *s = cur_src(st);
 	struct logline l;
+	struct logevent ev;
 	st->lines++;
 	if (s)
 		s->lines++;
-	if (len && line[len - 1] == '\r')
+	if (line[len - 1] == '\r')
 		len--;
 	logscan_header(line, len, &st->clk, &l, st->scratch, LOGREAD_MAX_LINE, 1);
-	if (l.ts_broken && s && !memchr(line, '\0', len))
+	int nul = memchr(line, '\0', len) != NULL;
+	if (l.ts_broken && s && !nul)
 		s->broken_ts++;
-	handle(st, &l, line, len, line);
+	int r = logscan_classify(&l, &ev);
+	ev.key = r > 0 && ev.addr[0] ? key_ap(ev.addr, ev.port) : 0;
+	handle(st, &l, &ev, r, line, len, nul);
 }
 
 void logs_entry(struct logs_state *st, const struct logline *l, const char *text, size_t textlen)
 {
 	struct src *s = cur_src(st);
+	struct logevent ev;
 	st->lines++;
 	if (s)
 		s->lines++;
-	handle(st, l, text, textlen, NULL);
-}
-
-/* ---- findings ---- */
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
-static int cmp_anchor(const void *a, const void *b)
-{
-	int64_t x = ((const struct anchor *)a)->t, y = ((const struct anchor *)b)->t;
-	return (x > y) - (x < y);
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-	return (x > y) - (x < y);
-}
-
-static void ev_evidence(struct finding *f, const struct logs_state *st, enum logev e)
-{
-	const struct evstat *es = &st->ev[e];
-	if (!es->n)
-		return;
-	char a[32], b[32];
-	iso(a, sizeof(a), es->first_ms);
-	iso(b, sizeof(b), es->last_ms);
-	if (es->first_ms >= 0)
-		finding_evidence(f, "%s: %llu, from %s to %s", logev_name(e),
-				 (unsigned long long)es->n, a, b);
-	else
-		finding_evidence(f, "%s: %llu (lines without time stamps)", logev_name(e),
-				 (unsigned long long)es->n);
-	for (size_t i = 0; i < es->nex && i < 2; i++)
-		finding_evidence(f, "  e.g. %s", es->ex[i]);
-}
-
-static uint64_t evsum(const struct logs_state *st, const enum logev *ids, size_t n)
-{
-	uint64_t s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += st->ev[ids[i]].n;
-	return s;
-}
-
-/* "Top sources" for one event: up to 5 peers, most first. */
-static void top_peers(struct finding *f, const struct logs_state *st, enum logev e)
-{
-	size_t chosen[5];
-	for (size_t k = 0; k < 5; k++) {
-		size_t best = MAX_PEERS;
-		for (size_t i = 0; i < MAX_PEERS; i++) {	/* 5 passes over a fixed table */
-			const struct peer *p = &st->peers[i];
-			int taken = 0;
-			for (size_t c = 0; c < k; c++)
-				taken |= chosen[c] == i;
-			if (p->addr[0] && p->n[e] && !taken &&
-			    (best == MAX_PEERS || p->n[e] > st->peers[best].n[e]))
-				best = i;
-		}
-		if (best == MAX_PEERS)
-			break;
-		chosen[k] = best;
-		finding_evidence(f, "top source %s: %u", st->peers[best].addr, st->peers[best].n[e]);
-	}
-}
-
-static void keepalive_fixes(struct finding *f)
-{
-	struct fix *x = finding_fix(f, "/etc/ssh/sshd_config");
-	fix_line(x, "ClientAliveInterval 60");
-	fix_line(x, "ClientAliveCountMax 3");
-	x = finding_fix(f, "~/.ssh/config");
-	fix_line(x, "ServerAliveInterval 60");
-}
-
-/* Disconnects within seconds of a kernel link event or an sshd restart. */
-static void find_correlated(struct logs_state *st, struct report *r)
-{
-	if (!st->nanch || !st->ndisc)
-		return;
-	qsort(st->disc, st->ndisc, sizeof(*st->disc), cmp_i64);
-	qsort(st->anch, st->nanch, sizeof(*st->anch), cmp_anchor);
-	uint64_t by[LEV_NPUBLIC] = { 0 };
-	int64_t first_at[LEV_NPUBLIC];
-	for (int i = 0; i < LEV_NPUBLIC; i++)
-		first_at[i] = -1;
-	uint64_t total = 0;
-	for (size_t d = 0; d < st->ndisc; d++) {
-		/* first anchor at or after disc - CORR_AFTER_MS, then the few within reach */
-		size_t lo = 0, hi = st->nanch;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (st->anch[mid].t < st->disc[d] - CORR_AFTER_MS)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (size_t a = lo; a < st->nanch && st->anch[a].t <= st->disc[d] + CORR_BEFORE_MS; a++) {
-			int64_t dt = st->disc[d] - st->anch[a].t;
-			/* a restart cannot cause what came before it; kernel lines may lag */
-			int64_t before = st->anch[a].ev == LEV_SERVER_RESTART ? 0 : CORR_BEFORE_MS;
-			if (dt >= -before && dt <= CORR_AFTER_MS) {
-				by[st->anch[a].ev]++;
-				if (first_at[st->anch[a].ev] < 0)
-					first_at[st->anch[a].ev] = st->anch[a].t;
-				total++;
-				break;
-			}
-		}
-	}
-	if (!total)
-		return;
-	struct finding *f = report_add(r, SEV_CRITICAL, "logs.correlated-drops",
-				       "%llu disconnects happened within seconds of a kernel network event or an sshd restart",
-				       (unsigned long long)total);
-	for (int e = 1; e < LEV_NPUBLIC; e++) {
-		if (!by[e])
-			continue;
-		char a[32];
-		iso(a, sizeof(a), first_at[e]);
-		finding_evidence(f, "%llu disconnects within -%ds..+%ds of %s (first at %s)",
-				 (unsigned long long)by[e], CORR_BEFORE_MS / 1000, CORR_AFTER_MS / 1000,
-				 logev_name(e), a);
-		ev_evidence(f, st, (enum logev)e);
-	}
-	if (by[LEV_KERNEL_LINK_DOWN] || by[LEV_KERNEL_NIC_RESET]) {
-		struct fix *x = finding_fix(f, "the server's network interface");
-		fix_line(x, "# the link or the NIC failed, not ssh: check cabling, driver and firmware (dmesg)");
-	}
-	if (by[LEV_SERVER_RESTART]) {
-		struct fix *x = finding_fix(f, "systemctl edit ssh");
-		fix_line(x, "[Service]");
-		fix_line(x, "KillMode=process");
-	}
-	if (by[LEV_KERNEL_OOM]) {
-		struct fix *x = finding_fix(f, "the server");
-		fix_line(x, "# sshd was killed by the OOM killer: add memory or protect it (OOMScoreAdjust=-1000)");
-	}
-}
-
-/* Many sessions ending the same unexpected way after similar durations: an idle timer. */
-static void find_idle_signature(struct logs_state *st, struct report *r)
-{
-	size_t n = st->ud_seen < RESERVOIR ? (size_t)st->ud_seen : RESERVOIR;
-	float *d = xmalloc((n ? n : 1) * sizeof(float));
-	for (int e = 1; e < LEV_NPUBLIC; e++) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (st->ud[i].end == e)
-				d[k++] = st->ud[i].s;
-		if (k < 3)
-			continue;
-		qsort(d, k, sizeof(float), cmp_float);
-		float med = d[k / 2], tol = med * 0.1f > 5.0f ? med * 0.1f : 5.0f;
-		size_t near = 0;
-		float lo = med, hi = med;
-		for (size_t i = 0; i < k; i++)
-			if (d[i] >= med - tol && d[i] <= med + tol) {
-				near++;
-				lo = d[i] < lo ? d[i] : lo;
-				hi = d[i] > hi ? d[i] : hi;
-			}
-		if (near < 3 || near * 10 < k * 6)
-			continue;
-		struct finding *f = report_add(r, SEV_CRITICAL, "logs.idle-timeout",
-					       "%zu sessions ended by %s after similar durations (about %.0f s): the signature of an idle timeout",
-					       near, logev_name((enum logev)e), med);
-		finding_evidence(f, "%zu of %zu such sessions lasted %.0f-%.0f s", near, k, lo, hi);
-		finding_evidence(f, "a NAT, firewall or load balancer forgets idle flows; 'sshdoctor idle HOST' measures it");
-		ev_evidence(f, st, (enum logev)e);
-		keepalive_fixes(f);
-	}
-	free(d);
-	/* ClientAlive timeouts concentrated on one network */
-	for (size_t i = 0; i < MAX_PEERS; i++) {
-		const struct peer *p = &st->peers[i];
-		if (p->addr[0] && p->n[LEV_DISC_CLIENT_TIMEOUT] >= 3) {
-			struct finding *f = report_add(r, SEV_WARNING, "logs.client-timeout-source",
-						       "%u ClientAlive timeouts from %s: that client's path goes silent",
-						       p->n[LEV_DISC_CLIENT_TIMEOUT], p->addr);
-			keepalive_fixes(f);
-			break;
-		}
-	}
-}
-
-static void find_disconnects(struct logs_state *st, struct report *r)
-{
-	if (st->ev[LEV_DISC_CLIENT_TIMEOUT].n) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.client-timeout",
-					       "%llu sessions cut by sshd's ClientAlive check: the client stopped answering",
-					       (unsigned long long)st->ev[LEV_DISC_CLIENT_TIMEOUT].n);
-		ev_evidence(f, st, LEV_DISC_CLIENT_TIMEOUT);
-		finding_evidence(f, "the client sleeps or is frozen, or the path silently drops the flow");
-		struct fix *x = finding_fix(f, "~/.ssh/config");
-		fix_line(x, "ServerAliveInterval 30");
-	}
-	if (st->ev[LEV_DISC_SERVER_TIMEOUT].n) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.server-timeout",
-					       "%llu sessions cut by the client's ServerAlive check: the server stopped answering",
-					       (unsigned long long)st->ev[LEV_DISC_SERVER_TIMEOUT].n);
-		ev_evidence(f, st, LEV_DISC_SERVER_TIMEOUT);
-		finding_evidence(f, "the path dropped the flow (idle timeout, link loss) or the server hung");
-	}
-	static const enum logev net[] = { LEV_DISC_RESET, LEV_DISC_BROKEN_PIPE, LEV_DISC_CLOSED };
-	uint64_t n = evsum(st, net, ARRAY_SIZE(net));
-	if (n) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.network-drops",
-					       "%llu sessions ended by a reset, a broken pipe or a close without a goodbye",
-					       (unsigned long long)n);
-		for (size_t i = 0; i < ARRAY_SIZE(net); i++)
-			ev_evidence(f, st, net[i]);
-		keepalive_fixes(f);
-	}
-}
-
-static void find_limits(struct logs_state *st, struct report *r)
-{
-	if (st->ev[LEV_LIMIT_MAXSTARTUPS].n) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.maxstartups",
-					       "%llu connections dropped past MaxStartups (too many unauthenticated connections)",
-					       (unsigned long long)st->ev[LEV_LIMIT_MAXSTARTUPS].n);
-		ev_evidence(f, st, LEV_LIMIT_MAXSTARTUPS);
-		top_peers(f, st, LEV_LIMIT_MAXSTARTUPS);
-		struct fix *x = finding_fix(f, "/etc/ssh/sshd_config");
-		fix_line(x, "MaxStartups 30:30:100");
-		x = finding_fix(f, "firewall");
-		fix_line(x, "# or block the scanning sources listed above");
-	}
-	if (st->ev[LEV_LIMIT_PENALTY].n) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.penalty",
-					       "%llu connections refused by PerSourcePenalties",
-					       (unsigned long long)st->ev[LEV_LIMIT_PENALTY].n);
-		ev_evidence(f, st, LEV_LIMIT_PENALTY);
-		top_peers(f, st, LEV_LIMIT_PENALTY);
-		struct fix *x = finding_fix(f, "/etc/ssh/sshd_config");
-		fix_line(x, "PerSourcePenaltyExemptList ADDR/MASK   # your own networks only");
-	}
-	if (st->ev[LEV_KEX_NO_MATCH].n) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.kex-no-match",
-					       "%llu connections failed: client and server share no algorithm",
-					       (unsigned long long)st->ev[LEV_KEX_NO_MATCH].n);
-		ev_evidence(f, st, LEV_KEX_NO_MATCH);
-		struct fix *x = finding_fix(f, "the client");
-		fix_line(x, "# upgrade the client (preferred), or allow its offer with a '+' line in sshd_config, e.g.");
-		fix_line(x, "Ciphers +aes128-ctr");
-	}
-}
-
-static void find_info(struct logs_state *st, struct report *r)
-{
-	static const enum logev pre[] = { LEV_PREAUTH_CLOSED, LEV_BANNER_INVALID, LEV_PREAUTH_GRACE };
-	uint64_t n = evsum(st, pre, ARRAY_SIZE(pre));
-	if (n) {
-		struct finding *f = report_add(r, SEV_INFO, "logs.preauth",
-					       "%llu connections ended before authentication (scanners, probes, slow logins)",
-					       (unsigned long long)n);
-		for (size_t i = 0; i < ARRAY_SIZE(pre); i++)
-			ev_evidence(f, st, pre[i]);
-		top_peers(f, st, LEV_PREAUTH_CLOSED);
-	}
-	if (st->ev[LEV_AUTH_FAILURE].n) {
-		struct finding *f = report_add(r, SEV_INFO, "logs.auth-failure",
-					       "%llu failed authentications", (unsigned long long)st->ev[LEV_AUTH_FAILURE].n);
-		ev_evidence(f, st, LEV_AUTH_FAILURE);
-		top_peers(f, st, LEV_AUTH_FAILURE);
-	}
-	static const enum logev idle[] = { LEV_IDLE_UNUSED, LEV_IDLE_CHANNEL };
-	n = evsum(st, idle, ARRAY_SIZE(idle));
-	if (n) {
-		struct finding *f = report_add(r, SEV_INFO, "logs.idle-policy",
-					       "%llu connections or channels closed by sshd's own idle policy",
-					       (unsigned long long)n);
-		for (size_t i = 0; i < ARRAY_SIZE(idle); i++)
-			ev_evidence(f, st, idle[i]);
-		struct fix *x = finding_fix(f, "/etc/ssh/sshd_config");
-		fix_line(x, "# intended? otherwise raise or remove UnusedConnectionTimeout / ChannelTimeout");
-	}
-	if (st->ev[LEV_SERVER_RESTART].n) {
-		struct finding *f = report_add(r, SEV_INFO, "logs.server-restart",
-					       "sshd stopped or restarted %llu times",
-					       (unsigned long long)st->ev[LEV_SERVER_RESTART].n);
-		ev_evidence(f, st, LEV_SERVER_RESTART);
-	}
-	if (st->ev[LEV_KERNEL_OOM].n) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.oom-kill",
-					       "the kernel's OOM killer killed %llu processes",
-					       (unsigned long long)st->ev[LEV_KERNEL_OOM].n);
-		ev_evidence(f, st, LEV_KERNEL_OOM);
-	}
-	static const enum logev kern[] = { LEV_KERNEL_LINK_DOWN, LEV_KERNEL_NIC_RESET };
-	n = evsum(st, kern, ARRAY_SIZE(kern));
-	if (n) {
-		struct finding *f = report_add(r, SEV_INFO, "logs.kernel-link",
-					       "%llu network link-down or NIC reset events in the kernel log",
-					       (unsigned long long)n);
-		for (size_t i = 0; i < ARRAY_SIZE(kern); i++)
-			ev_evidence(f, st, kern[i]);
-	}
-}
-
-static void find_input(struct logs_state *st, struct report *r)
-{
-	uint64_t bin = 0, lng = 0, bts = 0;
-	size_t bad = 0;
-	for (size_t i = 0; i < st->nsrc; i++) {
-		bin += st->srcs[i].binary;
-		lng += st->srcs[i].long_lines;
-		bts += st->srcs[i].broken_ts;
-		bad += st->srcs[i].error != NULL;
-	}
-	if (bad) {
-		struct finding *f = report_add(r, SEV_WARNING, "logs.unreadable",
-					       "%zu of %zu log sources could not be read completely", bad, st->nsrc);
-		for (size_t i = 0; i < st->nsrc; i++)
-			if (st->srcs[i].error)
-				finding_evidence(f, "%s: %s", st->srcs[i].name, st->srcs[i].error);
-	}
-	if (bin || lng || bts) {
-		struct finding *f = report_add(r, SEV_INFO, "logs.bad-input",
-					       "skipped or partly read lines: %llu binary, %llu longer than %d KiB, %llu with a broken time stamp",
-					       (unsigned long long)bin, (unsigned long long)lng,
-					       LOGREAD_MAX_LINE / 1024, (unsigned long long)bts);
-		(void)f;
-	}
-	if (st->evicted) {
-		struct finding *f = report_add(r, SEV_INFO, "logs.sessions-evicted",
-					       "%llu connections never ended in the log and were evicted from the %zu-entry table",
-					       (unsigned long long)st->evicted, st->cap);
-		finding_evidence(f, "their endings were still counted as events, not as sessions");
-	}
-	if (!st->ssh_lines && !bad)
-		report_add(r, SEV_INFO, "logs.no-ssh-lines", "no sshd or ssh lines in %llu lines read",
-			   (unsigned long long)st->lines);
-}
-
-/* ---- measurements ---- */
-
-static struct json_object *sources_json(const struct logs_state *st)
-{
-	struct json_object *a = json_object_new_array();
-	for (size_t i = 0; i < st->nsrc; i++) {
-		const struct src *s = &st->srcs[i];
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "name", json_object_new_string(s->name));
-		json_object_object_add(o, "lines", json_object_new_int64((int64_t)s->lines));
-		json_object_object_add(o, "binary_lines", json_object_new_int64((int64_t)s->binary));
-		json_object_object_add(o, "long_lines", json_object_new_int64((int64_t)s->long_lines));
-		json_object_object_add(o, "broken_timestamps", json_object_new_int64((int64_t)s->broken_ts));
-		json_object_object_add(o, "error", s->error ? json_object_new_string(s->error) : NULL);
-		json_object_array_add(a, o);
-	}
-	return a;
-}
-
-static struct json_object *sessions_json(struct logs_state *st)
-{
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "count", json_object_new_int64((int64_t)st->nsess));
-	struct json_object *be = json_object_new_object();
-	for (int e = 1; e < LEV_NPUBLIC; e++)
-		if (st->by_end[e])
-			json_object_object_add(be, logev_name((enum logev)e),
-					       json_object_new_int64((int64_t)st->by_end[e]));
-	json_object_object_add(o, "by_end", be);
-	size_t n = st->dur_seen < RESERVOIR ? (size_t)st->dur_seen : RESERVOIR;
-	struct json_object *d = json_object_new_object();
-	if (n) {
-		qsort(st->dur, n, sizeof(float), cmp_float);
-		json_object_object_add(d, "p50", json_secs(st->dur[n / 2]));
-		json_object_object_add(d, "p90", json_secs(st->dur[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1]));
-		json_object_object_add(d, "max", json_secs(st->dur_max));
-	} else {
-		json_object_object_add(d, "p50", NULL);
-		json_object_object_add(d, "p90", NULL);
-		json_object_object_add(d, "max", NULL);
-	}
-	json_object_object_add(o, "duration_s", d);
-	size_t open = 0;
-	for (size_t i = 0; i < st->cap; i++)
-		open += st->sess[i].used && st->sess[i].authed;
-	json_object_object_add(o, "open_at_end", json_object_new_int64((int64_t)open));
-	json_object_object_add(o, "evicted", json_object_new_int64((int64_t)st->evicted));
-	if (st->list) {
-		json_object_object_add(o, "list", json_object_get(st->list));
-		json_object_object_add(o, "list_dropped", json_object_new_int64((int64_t)st->list_dropped));
-	}
-	return o;
-}
-
-static void logs_text(FILE *out, struct json_object *m, int color)
-{
-	(void)color;
-	struct json_object *v, *s;
-	fprintf(out, "read %s lines, %s from ssh (%s unrecognized)\n",
-		json_object_get_string(json_object_object_get(m, "lines")),
-		json_object_get_string(json_object_object_get(m, "ssh_lines")),
-		json_object_get_string(json_object_object_get(m, "unrecognized_ssh_lines")));
-	if (json_object_object_get_ex(m, "events", &v)) {
-		json_object_object_foreach(v, k, n) {
-			if (json_object_get_int64(n))
-				fprintf(out, "  %-28s %lld\n", k, (long long)json_object_get_int64(n));
-		}
-	}
-	if (json_object_object_get_ex(m, "sessions", &s)) {
-		struct json_object *d = json_object_object_get(s, "duration_s");
-		fprintf(out, "sessions: %s", json_object_get_string(json_object_object_get(s, "count")));
-		if (json_object_object_get(d, "p50"))
-			fprintf(out, " (duration p50 %.0fs, p90 %.0fs, max %.0fs)",
-				json_object_get_double(json_object_object_get(d, "p50")),
-				json_object_get_double(json_object_object_get(d, "p90")),
-				json_object_get_double(json_object_object_get(d, "max")));
-		fputc('\n', out);
-	}
-}
-
-void logs_report(struct logs_state *st, struct report *r)
-{
-	flush_kex(st);
-	find_correlated(st, r);
-	find_idle_signature(st, r);
-	find_disconnects(st, r);
-	find_limits(st, r);
-	find_info(st, r);
-	find_input(st, r);
-	struct json_object *m = json_object_new_object();
-	json_object_object_add(m, "lines", json_object_new_int64((int64_t)st->lines));
-	json_object_object_add(m, "ssh_lines", json_object_new_int64((int64_t)st->ssh_lines));
-	json_object_object_add(m, "unrecognized_ssh_lines", json_object_new_int64((int64_t)st->unrec));
-	json_object_object_add(m, "sources", sources_json(st));
-	struct json_object *ev = json_object_new_object();
-	for (int e = 1; e < LEV_NPUBLIC; e++)
-		json_object_object_add(ev, logev_name((enum logev)e),
-				       json_object_new_int64((int64_t)st->ev[e].n));
-	json_object_object_add(m, "events", ev);
-	json_object_object_add(m, "sessions", sessions_json(st));
-	report_measure(r, "logs", m, logs_text);
+	int r = logscan_classify(l, &ev);
+	ev.key = r > 0 && ev.addr[0] ? key_ap(ev.addr, ev.port) : 0;
+	handle(st, l, &ev, r, text, textlen, 0);
 }
 
 int logs_run(const struct logs_opts *o, struct report *r)

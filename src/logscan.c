@@ -82,12 +82,11 @@ static long local_offset_s(void)
 
 void logclock_init(struct logclock *c, int64_t ref_wall_ms)
 {
-	time_t t = (time_t)(ref_wall_ms / 1000);
+	time_t t = (time_t)(ref_wall_ms / 1000 + local_offset_s());
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	c->year = tm.tm_year + 1900;
-	c->ref_mon = tm.tm_mon;
-	c->last_mon = -1;
+	gmtime_r(&t, &tm);	/* the reference's year in local time, as the stamps are */
+	c->ref_ms = ref_wall_ms;
+	c->ref_year = tm.tm_year + 1900;
 	c->last[0] = '\0';
 }
 
@@ -145,16 +144,6 @@ static const char *parse_hms(const char *p, const char *end, int *h, int *mi, in
 	return p;
 }
 
-static int year_for(struct logclock *c, int mon)
-{
-	if (c->last_mon < 0)
-		c->year -= mon > c->ref_mon;	/* a later month than the file's: last year */
-	else if (mon < c->last_mon && c->last_mon - mon > 6)
-		c->year++;			/* Dec -> Jan */
-	c->last_mon = mon;
-	return c->year;
-}
-
 /* "Nov 21 10:00:00[.123]" -> fields; returns the end or NULL. */
 static const char *parse_mdhms(const char *p, const char *end, int t[6])
 {
@@ -200,8 +189,12 @@ static const char *parse_syslog_ts(const char *p, const char *end, struct logclo
 	p = parse_mdhms(p, end, t);
 	if (!p)
 		return NULL;
-	int y = year_for(c, t[0]);
-	c->last_base = utc_ms(y, t[0] + 1, t[1], t[2], t[3], 0) - local_offset_s() * 1000LL;
+	/* the latest year that keeps the minute at or before the reference: a stamp
+	 * cannot be later than the file it is in */
+	int64_t off = local_offset_s() * 1000LL;
+	c->last_base = utc_ms(c->ref_year, t[0] + 1, t[1], t[2], t[3], 0) - off;
+	if (c->last_base > c->ref_ms)
+		c->last_base = utc_ms(c->ref_year - 1, t[0] + 1, t[1], t[2], t[3], 0) - off;
 	*ts = c->last_base + t[4] * 1000LL + t[5];
 	if (start[3] == ' ' && start[6] == ' ' && start[9] == ':')
 		memcpy(c->last, start, 12);
@@ -466,7 +459,21 @@ int logscan_header(const char *line, size_t len, struct logclock *clk, struct lo
 		if (p && (p >= end || *p != ' '))
 			p = NULL;
 	} else {
-		return 0;	/* raw: sshd -E or ssh's stderr */
+		/* "HOST sshd[PID]: msg" with the stamp stripped (some collectors), else
+		 * raw: sshd -E or ssh's stderr */
+		size_t lim = len < 80 ? len : 80;
+		const char *sp = memchr(line, ' ', lim);
+		if (sp && sp > line && end - sp > 8 &&
+		    (memcmp(sp + 1, "sshd", 4) == 0 || memcmp(sp + 1, "ssh[", 4) == 0 ||
+		     memcmp(sp + 1, "ssh:", 4) == 0 || memcmp(sp + 1, "kernel:", 7) == 0) &&
+		    parse_tag(line, end, o) != 0) {
+			o->msg = line;	/* not that shape after all */
+			o->msglen = len;
+			o->prog = PROG_NONE;
+			o->pid = -1;
+			o->host[0] = '\0';
+		}
+		return 0;
 	}
 	if (!p) {
 		o->ts_broken = 1;
@@ -541,14 +548,84 @@ static const char *parse_num(const char *p, const char *end, long *out)
 	return p;
 }
 
-/* "[invalid |authenticating ]user U ADDR port N" or "ADDR[ port N]". */
+/* The last "ADDR port N" in [p, end), N followed by the end, a space or a
+ * colon: sshd writes the peer after the user name, and a user name (sent by
+ * the client) can hold anything, spoofed addresses included. Returns the
+ * address token (end in *addr_end), sets the port and *tail (after it); NULL
+ * when there is none. */
+static const char *last_port(const char *p, const char *end, const char **addr_end, int *port,
+			     const char **tail)
+{
+	const char *q = end;
+	while (q - p >= 7) {	/* "A port N" */
+		const char *t = memrchr(p, 't', (size_t)(q - p));
+		if (!t || t - p < 5)
+			return NULL;
+		q = t;
+		if (t + 2 > end || t[1] != ' ' || t[-4] != ' ' || memcmp(t - 3, "por", 3) != 0)
+			continue;
+		const char *d = t + 2, *e = d;
+		while (e < end && *e >= '0' && *e <= '9' && e - d < 6)
+			e++;
+		if (e == d || (e < end && *e != ' ' && *e != ':'))
+			continue;
+		const char *ae = t - 4, *as = ae;
+		while (as > p && as[-1] != ' ')
+			as--;
+		if (as == ae)
+			continue;
+		long v = 0;
+		parse_num(d, e, &v);
+		*port = v > 0 && v < 65536 ? (int)v : 0;
+		*addr_end = ae;
+		if (tail)
+			*tail = e;
+		return as;
+	}
+	return NULL;
+}
+
+static void set_addr(struct logevent *ev, const char *s, const char *e)
+{
+	size_t n = (size_t)(e - s) < sizeof(ev->addr) ? (size_t)(e - s) : sizeof(ev->addr) - 1;
+	memcpy(ev->addr, s, n);
+	ev->addr[n] = '\0';
+	if (n && ev->addr[n - 1] == ':' && (n < 2 || ev->addr[n - 2] != ':'))
+		ev->addr[n - 1] = '\0';	/* "from ADDR: ..." (old formats) */
+}
+
+static void set_user(struct logevent *ev, const char *s, const char *e)
+{
+	while (e > s && e[-1] == ' ')
+		e--;
+	size_t n = (size_t)(e - s) < sizeof(ev->user) ? (size_t)(e - s) : sizeof(ev->user) - 1;
+	memcpy(ev->user, s, n);
+	ev->user[n] = '\0';
+}
+
+/* "[invalid |authenticating ]user U ADDR port N" or "ADDR[ port N]". After a
+ * user name the peer is taken from the end (see last_port); without a port
+ * (old sshd) it is the last token. */
 static const char *parse_peer(const char *p, const char *end, struct logevent *ev)
 {
 	if (EAT(p, end, "invalid user ") || EAT(p, end, "authenticating user ") ||
 	    EAT(p, end, "user ")) {
-		p = copy_token(p, end, ev->user, sizeof(ev->user), ' ');
-		if (p < end)
-			p++;
+		const char *ae, *tail, *as = last_port(p, end, &ae, &ev->port, &tail);
+		if (as) {
+			set_user(ev, p, as);
+			set_addr(ev, as, ae);
+			return tail;
+		}
+		const char *e = end;
+		const char *c = memchr(p, ':', (size_t)(end - p));	/* "U ADDR: reason" */
+		if (c && (c + 1 == end || c[1] == ' '))
+			e = c;
+		const char *s = e;
+		while (s > p && s[-1] != ' ')
+			s--;
+		set_user(ev, p, s);
+		set_addr(ev, s, e);
+		return e;
 	}
 	size_t al;
 	p = copy_token_n(p, end, ev->addr, sizeof(ev->addr), ' ', &al);
@@ -562,19 +639,29 @@ static const char *parse_peer(const char *p, const char *end, struct logevent *e
 	return p;
 }
 
-/* "... for [invalid user ]U from ADDR port N ..." */
-static void parse_for_from(const char *p, const char *end, struct logevent *ev)
+/* "... for [invalid user ]U from ADDR port N ssh2[: key]": the peer is the last
+ * " from ADDR port N" (the user name may contain " from "). user: where the
+ * name starts, or NULL to look for "for ". */
+static void parse_for_from(const char *p, const char *end, const char *user, struct logevent *ev)
 {
-	const char *f = FIND(p, end, " from ");
-	if (!f)
-		return;
-	const char *u = FIND(p, f, "for ");
-	if (u) {
-		u += 4;
-		EAT(u, f, "invalid user ");
-		copy_token(u, f, ev->user, sizeof(ev->user), ' ');
+	const char *ae, *as = last_port(p, end, &ae, &ev->port, NULL);
+	const char *f;
+	if (as && as - p >= 6 && memcmp(as - 6, " from ", 6) == 0) {
+		f = as - 6;
+		set_addr(ev, as, ae);
+	} else {
+		ev->port = 0;
+		f = FIND(p, end, " from ");	/* no port: old sshd */
+		if (!f)
+			return;
+		parse_peer(f + 6, end, ev);
 	}
-	parse_peer(f + 6, end, ev);
+	const char *u = user ? user : FIND(p, f, "for ");
+	if (u) {
+		u += user ? 0 : 4;
+		EAT(u, f, "invalid user ");
+		set_user(ev, u, f);
+	}
 }
 
 /* "[ADDR]:PORT" */
@@ -612,6 +699,8 @@ static int msg_C(const char *p, const char *end, enum logprog prog, struct logev
 		parse_peer(q, end, ev);
 		if (auth)
 			return set(ev, LEV_AUTH_FAILURE, LF_END | LF_NOCOUNT | LF_PREAUTH);
+		if (!ev->port && !(ev->flags & LF_PREAUTH))
+			ev->flags |= LF_NOPORT;
 		return set(ev, (ev->flags & LF_PREAUTH) ? LEV_PREAUTH_CLOSED : LEV_DISC_CLOSED, LF_END);
 	}
 	if (EAT(q, end, "Connection reset by ")) {
@@ -650,11 +739,10 @@ static int msg_D(const char *p, const char *end, struct logevent *ev)
 		return set(ev, LEV_PREAUTH_CLOSED, LF_END | LF_PREAUTH);
 	}
 	if (EAT(q, end, "Disconnecting ")) {
-		if (EAT(q, end, "authenticating user ") || EAT(q, end, "invalid user ")) {
-			q = copy_token(q, end, ev->user, sizeof(ev->user), ' ');
-			if (q < end)
-				q++;
-			parse_peer(q, end, ev);
+		const char *u = q;
+		if (EAT(u, end, "authenticating user ") || EAT(u, end, "invalid user ") ||
+		    (EAT(u, end, "user ") && FIND(u, end, "authentication failures"))) {
+			parse_peer(q, end, ev);	/* "U ADDR port N: reason", from the end */
 			return set(ev, LEV_AUTH_FAILURE, LF_END | LF_PREAUTH);
 		}
 		return set(ev, LEV_INFO, 0);
@@ -783,16 +871,25 @@ static int classify_ssh(const char *p, const char *end, enum logprog prog, struc
 		    EAT(q, end, "Authorized to"))
 			return set(ev, LEV_INFO, 0);
 		if (EAT(q, end, "Accepted ")) {
-			parse_for_from(q, end, ev);
+			parse_for_from(q, end, NULL, ev);
 			return set(ev, LEV_AUTH_OK, 0);
 		}
 		return 0;
 	case 'B':
 		q = p;
 		if (EAT(q, end, "Bad protocol version identification")) {
-			const char *f = FIND(q, end, " from ");
-			if (f)
-				parse_peer(f + 6, end, ev);
+			/* the quoted banner is the client's: the peer is the last " from " */
+			const char *ae, *as = last_port(q, end, &ae, &ev->port, NULL);
+			if (as && as - q >= 6 && memcmp(as - 6, " from ", 6) == 0) {
+				set_addr(ev, as, ae);
+			} else {
+				ev->port = 0;
+				const char *f = NULL;
+				for (const char *g = q; (g = FIND(g, end, " from ")) != NULL; g++)
+					f = g;
+				if (f)
+					parse_peer(f + 6, end, ev);
+			}
 			return set(ev, LEV_BANNER_INVALID, LF_END | LF_PREAUTH);
 		}
 		return 0;
@@ -805,14 +902,14 @@ static int classify_ssh(const char *p, const char *end, enum logprog prog, struc
 		if (EAT(q, end, "Failed none "))
 			return set(ev, LEV_INFO, LF_PREAUTH);
 		if (EAT(q, end, "Failed ")) {
-			parse_for_from(q, end, ev);
+			parse_for_from(q, end, NULL, ev);
 			return set(ev, LEV_AUTH_FAILURE, LF_PREAUTH);
 		}
 		return 0;
 	case 'I':
 		q = p;
 		if (EAT(q, end, "Invalid user ")) {
-			parse_for_from(p, end, ev);
+			parse_for_from(q, end, q, ev);
 			return set(ev, LEV_AUTH_FAILURE, LF_PREAUTH);
 		}
 		return 0;
@@ -881,6 +978,10 @@ static void trim_msg(const char **pp, const char **endp, struct logevent *ev)
 		ev->flags |= LF_PREAUTH;
 	} else if (end - p >= 11 && memcmp(end - 11, " [postauth]", 11) == 0) {
 		end -= 11;
+	}
+	if (p < end && *p == '[' && EAT(p, end, "[ID ")) {	/* Solaris: "[ID 800047 auth.info] " */
+		const char *c = memchr(p, ']', (size_t)(end - p));
+		p = c && c + 1 < end && c[1] == ' ' ? c + 2 : end;
 	}
 	for (int i = 0; i < 2; i++)	/* "error: ", "fatal: ", "debug1: " ... */
 		if (!(EAT(p, end, "error: ") || EAT(p, end, "fatal: ") || EAT(p, end, "ssh: error: ")))

@@ -27,12 +27,13 @@ enum logev {
 
 enum logprog { PROG_NONE, PROG_SSHD, PROG_SSH, PROG_KERNEL, PROG_OTHER };
 
-/* Year inference for syslog's year-less stamps: start from a reference year and
- * month (the file's mtime); a month before it is last year; a wrap Dec -> Jan
- * moves one year on. */
+/* Year inference for syslog's year-less stamps, backwards from a reference
+ * (the file's mtime: no line is later than the file): each stamp is placed in
+ * the latest year that puts it at or before the reference. A file spanning more
+ * than a year folds into the last one; read another zone's logs with its TZ. */
 struct logclock {
-	int year, ref_mon;	/* ref_mon 0..11 */
-	int last_mon;		/* -1 before the first stamp */
+	int64_t ref_ms;		/* no stamp is later than this */
+	int ref_year;
 	char last[12];		/* "Nov 21 10:00" of the previous stamp ... */
 	int64_t last_base;	/* ... and its time: most lines share their minute */
 };
@@ -51,6 +52,7 @@ struct logline {
 #define LF_PREAUTH	1u	/* "[preauth]" or before authentication */
 #define LF_NOCOUNT	2u	/* ends the connection but is not an event of its own */
 #define LF_END		4u	/* ends the connection (address/port or pid) */
+#define LF_NOPORT	8u	/* old sshd's "Connection closed by ADDR": pre- or post-auth unsaid */
 
 struct logevent {
 	enum logev ev;

@@ -5,9 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "askpass.h"
 #include "cmd.h"
 #include "log.h"
 #include "proc.h"
+#include "render_html.h"
+#include "render_metrics.h"
 #include "version.h"
 
 /* A result nobody received is a failure: report write errors on stdout. */
@@ -22,6 +25,7 @@ static int finish_stdout(int code)
 
 static void on_fatal_signal(int sig)
 {
+	askpass_wipe();
 	proc_kill_all();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -37,14 +41,43 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_fatal_signal);
 	signal(SIGHUP, on_fatal_signal);
 	atexit(proc_kill_all);
+	atexit(askpass_wipe);
+	/* ssh runs SSH_ASKPASS (ourselves) with the prompt as the only argument */
+	if (argc == 2 && getenv(ASKPASS_ENV) && !cmd_lookup(argv[1]))
+		return askpass_client(argv[1]);
 	ctx.tty = isatty(STDOUT_FILENO);
+	ctx.argc = argc;
+	ctx.argv = argv;
 	ctx.color = ctx.tty && !getenv("NO_COLOR") && !(getenv("TERM") && !strcmp(getenv("TERM"), "dumb"));
 
 	/* Global options before the command; the command's parser accepts them too. */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--json"))
-			ctx.json = 1;
+			ctx_set_format(&ctx, "json");
+		else if (str_startswith(a, "--format=") || (!strcmp(a, "--format") && i + 1 < argc)) {
+			const char *f = a[8] ? a + 9 : argv[++i];
+			if (ctx_set_format(&ctx, f) < 0) {
+				fprintf(stderr, "sshdoctor: --format: '%s' is not text, json or openmetrics\n", f);
+				return EXIT_USAGE;
+			}
+		} else if (str_startswith(a, "--textfile=") || (!strcmp(a, "--textfile") && i + 1 < argc)) {
+			char *err = NULL;
+			ctx.textfile = a[10] ? a + 11 : argv[++i];
+			if (metrics_textfile_check(ctx.textfile, &err) < 0) {	/* now, not after the run */
+				fprintf(stderr, "sshdoctor: %s\n", err);
+				free(err);
+				return EXIT_IOERR;
+			}
+		} else if (str_startswith(a, "--report=") || (!strcmp(a, "--report") && i + 1 < argc)) {
+			char *err = NULL;
+			ctx.report = a[8] ? a + 9 : argv[++i];
+			if (render_html_check(ctx.report, &err) < 0) {
+				fprintf(stderr, "sshdoctor: %s\n", err);
+				free(err);
+				return EXIT_IOERR;
+			}
+		}
 		else if (!strcmp(a, "--color=always") || !strcmp(a, "--color"))
 			ctx.color = 1;
 		else if (!strcmp(a, "--color=never"))

@@ -6,11 +6,16 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "render_html.h"
+#include "render_metrics.h"
 
-enum { G_JSON = 1000, G_COLOR, G_HELP, G_VERBOSE, G_QUIET };
+enum { G_JSON = 1000, G_COLOR, G_HELP, G_VERBOSE, G_QUIET, G_FORMAT, G_TEXTFILE, G_REPORT };
 
 static const struct optdef global_opts[] = {
 	{ "json", 0, 0, G_JSON, NULL, "print the result as JSON (see sshdoctor(1))" },
+	{ "format", 0, 1, G_FORMAT, "FMT", "text (default), json, or openmetrics (Prometheus)" },
+	{ "textfile", 0, 1, G_TEXTFILE, "DIR", "also write metrics to DIR/sshdoctor_*.prom" },
+	{ "report", 0, 1, G_REPORT, "FILE", "also write an HTML report with charts to FILE" },
 	{ "color", 0, 2, G_COLOR, "WHEN", "colour: auto (default), always, never" },
 	{ "verbose", 'v', 0, G_VERBOSE, NULL, "more diagnostics on stderr (repeatable)" },
 	{ "quiet", 'q', 0, G_QUIET, NULL, "only errors on stderr" },
@@ -102,12 +107,51 @@ int64_t opt_duration(const struct cmd_entry *cmd, const char *opt, const char *a
 	return ms;
 }
 
+int ctx_set_format(struct ctx *ctx, const char *fmt)
+{
+	if (!strcmp(fmt, "text"))
+		ctx->json = ctx->metrics = 0;
+	else if (!strcmp(fmt, "json"))
+		ctx->json = 1, ctx->metrics = 0;
+	else if (!strcmp(fmt, "openmetrics") || !strcmp(fmt, "prometheus"))
+		ctx->json = 0, ctx->metrics = 1;
+	else
+		return -1;
+	return 0;
+}
+
 static int global_opt(struct ctx *ctx, int id, const char *arg)
 {
 	switch (id) {
 	case G_JSON:
-		ctx->json = 1;
+		ctx_set_format(ctx, "json");
 		return 0;
+	case G_FORMAT:
+		if (ctx_set_format(ctx, arg) < 0) {
+			cmd_usage_error(ctx->cmd, "--format: '%s' is not text, json or openmetrics", arg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	case G_TEXTFILE: {
+		char *err = NULL;
+		if (metrics_textfile_check(arg, &err) < 0) {
+			fprintf(stderr, "sshdoctor %s: %s\n", ctx->cmd->name, err);
+			free(err);
+			return EXIT_IOERR;
+		}
+		ctx->textfile = arg;
+		return 0;
+	}
+	case G_REPORT: {
+		char *err = NULL;
+		if (render_html_check(arg, &err) < 0) {	/* now, not after the run */
+			fprintf(stderr, "sshdoctor %s: %s\n", ctx->cmd->name, err);
+			free(err);
+			return EXIT_IOERR;
+		}
+		ctx->report = arg;
+		return 0;
+	}
 	case G_VERBOSE:
 		log_more();
 		return 0;
@@ -130,11 +174,23 @@ static int global_opt(struct ctx *ctx, int id, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Appends a table to the getopt arrays; returns the new count. */
+static int has_lname(const struct optdef *d, const char *name)
+{
+	for (; d && (d->lname || d->sname); d++)
+		if (d->lname && !strcmp(d->lname, name))
+			return 1;
+	return 0;
+}
+
+/* Appends a table to the getopt arrays; returns the new count. A long option
+ * the command declares itself (mine) is left out: the command's own meaning
+ * wins (relay's --report SOCKET is not the global --report FILE). */
 static size_t add_defs(const struct optdef *d, struct option *lo, size_t nlo, struct strbuf *so,
-		       const struct optdef **byid, size_t *nby)
+		       const struct optdef **byid, size_t *nby, const struct optdef *mine)
 {
 	for (; d && (d->lname || d->sname); d++) {
+		if (mine && d->lname && has_lname(mine, d->lname))
+			continue;
 		byid[(*nby)++] = d;
 		if (d->lname)
 			lo[nlo++] = (struct option){ d->lname, d->has_arg, NULL, 0x10000 + d->id };
@@ -180,10 +236,10 @@ int opts_parse(struct ctx *ctx, int argc, char **argv, struct sshopts *so,
 	int rc = 0;
 
 	sb_adds(&sopts, ":");	/* report missing arguments as ':' */
-	nlo = add_defs(global_opts, lo, nlo, &sopts, byid, &nby);
+	nlo = add_defs(global_opts, lo, nlo, &sopts, byid, &nby, cmd->opts);
 	if (cmd->flags & CMD_SSH_OPTS)
-		nlo = add_defs(ssh_opts, lo, nlo, &sopts, byid, &nby);
-	nlo = add_defs(cmd->opts, lo, nlo, &sopts, byid, &nby);
+		nlo = add_defs(ssh_opts, lo, nlo, &sopts, byid, &nby, NULL);
+	nlo = add_defs(cmd->opts, lo, nlo, &sopts, byid, &nby, NULL);
 
 	opterr = 0;
 	optind = 1;

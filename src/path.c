@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "askpass.h"
+#include "budget.h"
 #include "evloop.h"
 #include "log.h"
 #include "path.h"
@@ -137,20 +139,44 @@ int path_run(const struct path_opts *o, struct target *t, const struct sshopts *
 		return -1;
 	}
 	int64_t deadline = now_ms() + o->duration_ms;
+	if (!m->proxied)
+		m->ledger_before = budget_wait_s(m->addr, t->eport);
 	struct evloop *ev = ev_new();
 	char *self = self_exe();
-	if (!m->proxied) {
+	/* The session first: it tells the server's version, and so whether the
+	 * handshakes below may get this address penalised. Leave the direct probes
+	 * their time. */
+	int64_t reserve = m->proxied ? 0 : (int64_t)o->count * 50 + 8000;
+	int64_t sdl = deadline - reserve > now_ms() + 5000 ? deadline - reserve : deadline;
+	verbose("path: session echoes, black-hole search, %ld bytes of bulk", o->bulk);
+	int64_t typed = askpass_typing_ms();
+	pathsess_run(ev, o, t, so, self, sdl, m);
+	deadline += askpass_typing_ms() - typed;	/* a password prompt is not measuring */
+	/* a login that failed is on sshd's ledger too: authfail 5 s, else noauth */
+	if (!m->proxied && !m->session_ok && !m->session_refused && m->session_err[0] &&
+	    !strstr(m->session_err, "Connection refused") && !strstr(m->session_err, "sshdoctor relay:"))
+		budget_charge(m->addr, t->eport, 1, strstr(m->session_err, "Permission denied") ?
+			      BUDGET_AUTHFAIL_S : BUDGET_NOAUTH_S);
+	if (!m->proxied && !ev_interrupted(ev)) {
 		out_ifname(m);
-		verbose("path: %d TCP handshakes and ICMP echoes to %s port %d", o->count, m->addr,
-			t->eport);
-		pathprobe_run(ev, m->addr, t->eport, o->count, deadline, m);
+		budget_note_software(m->addr, t->eport, m->software);
+		m->may_penalise = budget_risky(m->addr, t->eport, m->software);
+		m->tcp_wanted = o->count;
+		int tcpn = o->count;
+		if (m->may_penalise)	/* refused already: adding to it helps nobody */
+			tcpn = m->session_refused ? 0 :
+			       budget_take(m->addr, t->eport, o->count, BUDGET_NOAUTH_S);
+		verbose("path: %d TCP handshakes (of %d) and %d ICMP echoes to %s port %d", tcpn,
+			o->count, o->count, m->addr, t->eport);
+		pathprobe_run(ev, m->addr, t->eport, o->count, tcpn, deadline, m);
+		if (tcpn < o->count && !m->tcp.note[0])
+			snprintf(m->tcp.note, sizeof(m->tcp.note), "%d of %d handshakes: the "
+				 "budget of a server that may penalise them (%.40s)", tcpn, o->count,
+				 m->software[0] ? m->software : "version unknown");
 		int64_t pd = now_ms() + PMTU_BUDGET_MS;
 		if (!ev_interrupted(ev))
 			pmtu_run(m->addr, pd < deadline ? pd : deadline, &m->pmtu);
-	}
-	if (!ev_interrupted(ev) && now_ms() < deadline) {
-		verbose("path: session echoes, black-hole search, %ld bytes of bulk", o->bulk);
-		pathsess_run(ev, o, t, so, self, deadline, m);
+		m->penalty_wait_s = budget_wait_s(m->addr, t->eport);
 	}
 	int interrupted = ev_interrupted(ev);
 	free(self);
@@ -158,7 +184,9 @@ int path_run(const struct path_opts *o, struct target *t, const struct sshopts *
 	path_judge(m, r);
 	int rc = 0;
 	if (interrupted || !measured_anything(m)) {
-		unknown(r, interrupted ? "interrupted" : "no probe got an answer");
+		unknown(r, interrupted ? "interrupted" : m->session_refused ?
+			"sshd closed the session before its banner, and no other probe got an answer"
+			: "no probe got an answer");
 		rc = -1;
 	} else if (!m->session_ok || bh_open(m)) {
 		r->unknown = 1;	/* the black-hole question stays open (a finding says why) */

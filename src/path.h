@@ -38,13 +38,14 @@ long long path_parse_size(const char *s);
  * back, then bisect between the largest that did and the smallest that did not.
  * A failure kills the TCP connection (the big segment is retransmitted forever),
  * so the caller runs each probe after a failure in a fresh session. */
+#define BH_MAX_PROBES 24
 struct bh_search {
 	int ok;		/* largest echo size that came back (0: none yet) */
 	int fail;	/* smallest that did not (0: none yet) */
 	int confirmed;	/* the first failure was seen twice */
 	int probes;	/* probes so far (bounded by BH_MAX_PROBES) */
+	int steps[BH_MAX_PROBES];	/* each probe in order: +size came back, -size not */
 };
-#define BH_MAX_PROBES 24
 void bh_init(struct bh_search *b);
 /* The next payload size to try, or 0 when the search is over. */
 int bh_next(const struct bh_search *b);
@@ -88,6 +89,18 @@ struct path_meas {
 	char session_err[256];
 	int relay_fd_ok;	/* we saw the session's TCP socket */
 	struct tcpi_snap before, after;	/* around the bulk transfer */
+	struct tcpi_snap echo_before, echo_after;	/* around the echo series */
+	char software[96];	/* the server's, from the session's ssh -v ("" unknown) */
+	int session_refused;	/* closed before the banner (penalty, throttle, ban) */
+	/* do no harm: TCP handshakes to the SSH port are unauthenticated
+	 * connections, which sshd 9.8+ penalises (budget.h) */
+	int may_penalise;	/* the server may (or its version is unknown) */
+	int tcp_wanted;		/* handshakes asked for; tcp.sent is what the budget allowed */
+	double penalty_wait_s;	/* our ledger's outstanding penalty after the run */
+	double ledger_before;	/* ... and before it: > 0, we probed this server just now */
+	/* per handshake, in send order: 1 answered (SYN-ACK), 2 refused (RST),
+	 * 0 no answer, -1 not attempted */
+	signed char tcp_outcome[PATH_MAX_COUNT];
 	long bulk_sent, bulk_echoed;
 	int64_t bulk_ms;
 	/* MTU */
@@ -104,14 +117,23 @@ void path_judge(const struct path_meas *m, struct report *r);
 /* Loss under load from two TCP_INFO snapshots: retransmissions the receiver did
  * not already have (DSACK), per data segment sent; -1 when too few segments. */
 double path_load_loss(const struct tcpi_snap *before, const struct tcpi_snap *after);
+/* New connections cut off by a rate limit (nftables limit/meter, iptables
+ * recent/hashlimit, fail2ban): the first handshakes answered, then a run of
+ * them dropped or refused while ICMP and the session's own segments pass.
+ * Returns the index of the first cut-off handshake, or -1. */
+int path_rate_limited(const struct path_meas *m);
+/* Loss of the session's own segments during the echo series (TCP_INFO), -1
+ * when not measured. */
+double path_echo_loss(const struct path_meas *m, uint32_t *segs, uint32_t *retrans);
 /* Path MTU implied by the largest echo that came back (0: none). */
 int path_suspected_mtu(const struct path_meas *m);
 
 /* --- probes -------------------------------------------------------------------- */
 
 struct evloop;
-/* TCP handshakes to addr:port and ICMP echo (ping sockets), interleaved. */
-void pathprobe_run(struct evloop *ev, const char *addr, int port, int count,
+/* TCP handshakes (tcp_count of them, at most count) to addr:port and count ICMP
+ * echoes (ping sockets), interleaved. */
+void pathprobe_run(struct evloop *ev, const char *addr, int port, int count, int tcp_count,
 		   int64_t deadline, struct path_meas *m);
 /* UDP path MTU discovery toward addr (IP_MTU_DISCOVER + IP_RECVERR). */
 void pmtu_run(const char *addr, int64_t deadline, struct pmtu_result *p);

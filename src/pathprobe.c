@@ -39,8 +39,10 @@ struct pp {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	int count, next;
+	int tcp_count;		/* handshakes: at most count (the budget may allow fewer) */
 	struct tcp_probe *tcp;
 	double *tcp_rtt, *icmp_rtt;	/* per index; -1 lost, 0 pending */
+	char *tcp_rst;		/* per index: answered by a reset */
 	int64_t *icmp_t0;
 	int icmp_fd;
 	int resolved, expected, refused;
@@ -84,6 +86,7 @@ static void tcp_ready(struct evloop *ev, int fd, uint32_t events, void *arg)
 	if (err == ECONNREFUSED) {
 		/* A RST is a round trip too: the path answered, the port did not. */
 		t->pp->refused++;
+		t->pp->tcp_rst[t - t->pp->tcp] = 1;
 	} else if (err || (events & (EPOLLERR | EPOLLHUP))) {
 		debug("tcp probe: %s", strerror(err ? err : EIO));	/* unreachable, ... */
 		tcp_finish(t, -2);
@@ -181,7 +184,8 @@ static void tick(struct evloop *ev, void *arg)
 {
 	struct pp *p = arg;
 	int i = p->next++;
-	tcp_start(p, i);
+	if (i < p->tcp_count)
+		tcp_start(p, i);
 	if (p->icmp_fd >= 0)
 		icmp_send(p, i);
 	p->tick_timer = p->next < p->count ?
@@ -220,27 +224,38 @@ static int resolve_addr(const char *addr, int port, struct pp *p)
 	return 0;
 }
 
-void pathprobe_run(struct evloop *ev, const char *addr, int port, int count,
+void pathprobe_run(struct evloop *ev, const char *addr, int port, int count, int tcp_count,
 		   int64_t deadline, struct path_meas *m)
 {
 	struct pp p = { .ev = ev, .m = m, .count = count, .icmp_fd = -1 };
+	p.tcp_count = tcp_count < 0 ? 0 : tcp_count > count ? count : tcp_count;
 	if (count <= 0 || count > PATH_MAX_COUNT || resolve_addr(addr, port, &p) < 0)
 		return;
 	p.tcp = xcalloc((size_t)count, sizeof(*p.tcp));
 	p.tcp_rtt = xcalloc((size_t)count, sizeof(double));
+	p.tcp_rst = xcalloc((size_t)count, 1);
 	p.icmp_rtt = xcalloc((size_t)count, sizeof(double));
 	p.icmp_t0 = xcalloc((size_t)count, sizeof(int64_t));
-	m->tcp.available = 1;
+	m->tcp.available = p.tcp_count > 0;
 	p.icmp_fd = icmp_open(&p);
 	m->icmp.available = p.icmp_fd >= 0;
-	p.expected = count * (p.icmp_fd >= 0 ? 2 : 1);
+	p.expected = p.tcp_count + (p.icmp_fd >= 0 ? count : 0);
+	if (!p.expected) {
+		free(p.tcp);
+		free(p.tcp_rtt);
+		free(p.tcp_rst);
+		free(p.icmp_rtt);
+		free(p.icmp_t0);
+		return;
+	}
 	if (p.icmp_fd >= 0)
 		ev_fd(ev, p.icmp_fd, EPOLLIN, icmp_read, &p);
 	p.tick_timer = ev_timer_at(ev, now_ms(), tick, &p);
-	int64_t budget = now_ms() + (int64_t)count * PROBE_INTERVAL_MS + ICMP_TIMEOUT_MS + 500;
-	ev_run(ev, budget < deadline ? budget : deadline);
+	int64_t until = now_ms() + (int64_t)count * PROBE_INTERVAL_MS + ICMP_TIMEOUT_MS + 500;
+	ev_run(ev, until < deadline ? until : deadline);
 	ev_timer_cancel(ev, p.tick_timer);	/* the deadline may cut the run short */
-	for (int i = 0; i < p.next; i++)	/* whatever is still open: lost */
+	int tsent = p.next < p.tcp_count ? p.next : p.tcp_count;
+	for (int i = 0; i < tsent; i++)	/* whatever is still open: lost */
 		if (p.tcp_rtt[i] == 0) {
 			if (p.tcp[i].fd >= 0) {
 				ev_fd_del(ev, p.tcp[i].fd);
@@ -250,10 +265,13 @@ void pathprobe_run(struct evloop *ev, const char *addr, int port, int count,
 			p.tcp_rtt[i] = -1;
 		}
 	icmp_expire(&p);
-	collect(p.tcp_rtt, p.next, &m->tcp);
-	m->tcp.sent = (size_t)p.next;
+	collect(p.tcp_rtt, tsent, &m->tcp);
+	m->tcp.sent = (size_t)tsent;
+	for (int i = 0; i < PATH_MAX_COUNT; i++)
+		m->tcp_outcome[i] = i >= tsent ? -1 : p.tcp_rtt[i] == -2 ? -1 :
+				    p.tcp_rst[i] ? 2 : p.tcp_rtt[i] > 0 ? 1 : 0;
 	size_t failed = 0;
-	for (int i = 0; i < p.next; i++)
+	for (int i = 0; i < tsent; i++)
 		failed += p.tcp_rtt[i] == -2;
 	if (p.refused || failed)
 		snprintf(m->tcp.note, sizeof(m->tcp.note), "%d answered by a reset (port closed?), "
@@ -266,6 +284,7 @@ void pathprobe_run(struct evloop *ev, const char *addr, int port, int count,
 	}
 	free(p.tcp);
 	free(p.tcp_rtt);
+	free(p.tcp_rst);
 	free(p.icmp_rtt);
 	free(p.icmp_t0);
 }

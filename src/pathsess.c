@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "askpass.h"
 #include "evloop.h"
 #include "log.h"
 #include "path.h"
@@ -47,7 +48,10 @@ struct sess {
 	 * login script prints first is skipped rather than counted. */
 	const char *match;
 	char tail[TOKEN_BYTES];
-	struct strbuf err;
+	struct strbuf err;	/* ssh's stderr without its -v debug lines */
+	char line[512];		/* the stderr line being assembled */
+	size_t llen;
+	char software[96];	/* "remote software version" from ssh -v */
 };
 
 static int sess_complete(const struct sess *s)
@@ -95,16 +99,50 @@ static void on_out(struct evloop *ev, int fd, uint32_t events, void *arg)
 	sess_wake(s);
 }
 
+/* One stderr line: ssh -v's debug lines give the server's version (so the
+ * budget knows whether it penalises) and are dropped; the rest is kept for
+ * the report. */
+static void err_line(struct sess *s, const char *l, size_t n)
+{
+	static const char key[] = "remote software version ";
+	if (n >= 6 && !strncmp(l, "debug", 5)) {
+		const char *v = memmem(l, n, key, sizeof(key) - 1);
+		if (v && !s->software[0]) {
+			v += sizeof(key) - 1;
+			size_t k = (size_t)(l + n - v);
+			snprintf(s->software, sizeof(s->software), "%.*s", (int)k, v);
+			s->software[strcspn(s->software, "\r\n")] = '\0';
+		}
+		return;
+	}
+	if (s->err.len + n + 1 <= ERR_MAX) {
+		sb_add(&s->err, l, n);
+		sb_add(&s->err, "\n", 1);
+	}
+}
+
 static void on_err(struct evloop *ev, int fd, uint32_t events, void *arg)
 {
 	(void)events;
 	struct sess *s = arg;
-	char buf[1024];
+	char buf[4096];
 	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n > 0 && s->err.len + (size_t)n <= ERR_MAX)
-		sb_add(&s->err, buf, (size_t)n);
-	else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		if (s->llen)
+			err_line(s, s->line, s->llen);
+		s->llen = 0;
 		ev_fd_del(ev, fd);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || s->llen == sizeof(s->line)) {
+			err_line(s, s->line, s->llen);	/* an over-long line is cut */
+			s->llen = 0;
+			if (buf[i] == '\n')
+				continue;
+		}
+		s->line[s->llen++] = buf[i];
+	}
 }
 
 static void on_in(struct evloop *ev, int fd, uint32_t events, void *arg)
@@ -158,6 +196,7 @@ static void build_argv(struct strvec *av, const struct sessenv *e, const char *s
 	const struct sshopts *so = e->so;
 	strvec_push(av, "ssh");
 	strvec_push(av, "-T");
+	strvec_push(av, "-v");	/* for the server's version only: see err_line */
 	/* First value wins in ssh: ours go before the user's. */
 	if (self && shell_safe(self)) {
 		strvec_push(av, "-o");
@@ -288,6 +327,8 @@ static int sess_login(struct sess *s, struct sessenv *e, struct path_meas *m)
 	s->match = token;
 	int rc = sess_echo(s, token, TOKEN_BYTES, LOGIN_MS, e->deadline, &ms);
 	s->match = NULL;
+	if (s->software[0] && !m->software[0])
+		snprintf(m->software, sizeof(m->software), "%s", s->software);
 	if (rc == 1)
 		return 0;
 	if (e->small_kex && s->err.buf && strstr(s->err.buf, "no matching key exchange")) {
@@ -297,9 +338,24 @@ static int sess_login(struct sess *s, struct sessenv *e, struct path_meas *m)
 	}
 	char line[208] = "";
 	last_err_line(&s->err, line, sizeof(line));
+	const char *denied = s->err.buf ? strstr(s->err.buf, "Permission denied (") : NULL;
+	int64_t typed = askpass_typing_ms();
+	if (rc != 1 && denied && askpass_offer(e->t, e->so, denied) == 1) {
+		sess_stop(s);	/* the password typed once: log in as with a key */
+		e->deadline += askpass_typing_ms() - typed;	/* typing is not measuring */
+		return sess_login(s, e, m);
+	}
 	snprintf(m->session_err, sizeof(m->session_err), "%s%s%.200s",
 		 rc == 0 ? "login did not finish in time" : "ssh ended before the first echo",
 		 line[0] ? ": " : "", line);	/* line: at most 200 bytes */
+	/* closed before the banner: what sshd does to a penalised (or throttled,
+	 * or banned) address */
+	m->session_refused = !s->software[0] && s->err.buf &&
+			     !strstr(s->err.buf, "sshdoctor relay:") &&	/* TCP never connected */
+			     !strstr(s->err.buf, "Connection refused") &&
+			     (strstr(s->err.buf, "kex_exchange_identification") ||
+			      strstr(s->err.buf, "Connection reset by peer") ||
+			      strstr(s->err.buf, "Connection closed by"));
 	sess_stop(s);
 	return -1;
 }
@@ -383,7 +439,11 @@ void pathsess_run(struct evloop *ev, const struct path_opts *o, const struct tar
 		return;
 	m->session_ok = 1;
 	m->relay_fd_ok = s.tcpfd >= 0;
-	echo_series(&s, o->count, deadline, m);
+	/* TCP_INFO around the echoes: loss from retransmissions of the session's
+	 * own segments, without a single extra connection to the server */
+	relay_tcp_info(s.tcpfd, &m->echo_before);
+	echo_series(&s, o->count, e.deadline, m);
+	relay_tcp_info(s.tcpfd, &m->echo_after);
 	if (!s.alive) {	/* a stuck echo: start over for the next tests */
 		sess_stop(&s);
 		if (sess_login(&s, &e, m) < 0)
@@ -393,7 +453,7 @@ void pathsess_run(struct evloop *ev, const struct path_opts *o, const struct tar
 	if (m->bh.fail && m->bh.confirmed)
 		relay_tcp_info(s.tcpfd, &m->after);	/* pmtu as the kernel saw it */
 	else
-		bulk(&s, o, deadline, m);
+		bulk(&s, o, e.deadline, m);
 	if (!m->after.valid)
 		m->before.valid = 0;	/* a difference needs both ends */
 	sess_stop(&s);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "path.h"
 
 /* Thresholds: loss that TCP hides but users feel, and jitter that makes
@@ -113,6 +114,8 @@ int bh_next(const struct bh_search *b)
 
 void bh_result(struct bh_search *b, int size, int passed)
 {
+	if (b->probes >= 0 && (size_t)b->probes < ARRAY_SIZE(b->steps))
+		b->steps[b->probes] = passed ? size : -size;
 	b->probes++;
 	if (passed) {
 		if (size > b->ok)
@@ -156,10 +159,23 @@ static void direct_series(const struct path_meas *m, double *buf, size_t *n, siz
 {
 	const struct probe_series *s[] = { &m->tcp, &m->icmp };
 	double jw = 0, jn = 0;
+	int cut = path_rate_limited(m);
 	*n = *sent = *lost = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
 		if (!s[i]->available)
 			continue;
+		if (i == 0 && cut >= 0) {	/* the rate limit's drops are not loss */
+			size_t k = 0;
+			for (int j = 0; j < cut; j++)
+				k += m->tcp_outcome[j] == 1 || m->tcp_outcome[j] == 2;
+			k = k < m->tcp.n ? k : m->tcp.n;
+			memcpy(buf + *n, m->tcp.rtt, k * sizeof(double));
+			*n += k;
+			*sent += (size_t)cut;
+			for (int j = 0; j < cut; j++)
+				*lost += m->tcp_outcome[j] == 0;
+			continue;
+		}
 		memcpy(buf + *n, s[i]->rtt, s[i]->n * sizeof(double));
 		*n += s[i]->n;
 		*sent += s[i]->sent;
@@ -185,6 +201,65 @@ double path_load_loss(const struct tcpi_snap *b, const struct tcpi_snap *a)
 	uint32_t dup = a->dsack_dups - b->dsack_dups;
 	re = dup < re ? re - dup : 0;
 	return segs >= 20 ? path_loss_pct(segs, re > segs ? segs : re) : -1;
+}
+
+double path_echo_loss(const struct path_meas *m, uint32_t *segs, uint32_t *retrans)
+{
+	const struct tcpi_snap *b = &m->echo_before, *a = &m->echo_after;
+	*segs = *retrans = 0;
+	if (!b->valid || !a->valid)
+		return -1;
+	uint32_t sg = a->data_segs_out - b->data_segs_out;
+	uint32_t re = a->total_retrans - b->total_retrans;
+	uint32_t dup = a->dsack_dups - b->dsack_dups;
+	re = dup < re ? re - dup : 0;
+	if (sg < 10)
+		return -1;
+	*segs = sg;
+	*retrans = re > sg ? sg : re;
+	return path_loss_pct(*segs, *retrans);
+}
+
+/* The other channels must vouch for the path: ICMP or the session's own
+ * segments measured, and clean. */
+static int others_clean(const struct path_meas *m)
+{
+	int vouched = 0;
+	if (m->icmp.available && m->icmp.sent >= 5) {
+		if (path_loss_pct(m->icmp.sent, m->icmp.lost) >= LOSS_WARN_PCT)
+			return 0;
+		vouched = 1;
+	}
+	uint32_t segs, re;
+	double el = path_echo_loss(m, &segs, &re);
+	if (el >= 0) {
+		if (el >= LOAD_LOSS_WARN_PCT || m->echo.lost)
+			return 0;
+		vouched = 1;
+	}
+	return vouched;
+}
+
+int path_rate_limited(const struct path_meas *m)
+{
+	int n = (int)m->tcp.sent;
+	if (n < 4 || n > PATH_MAX_COUNT || !others_clean(m))
+		return -1;
+	/* the first handshake that failed, after which nearly all fail */
+	for (int i = 1; i + 3 <= n; i++) {
+		if (m->tcp_outcome[i] == 1)
+			continue;
+		int head_ok = 0, tail_bad = 0;
+		for (int j = 0; j < i; j++)
+			head_ok += m->tcp_outcome[j] == 1;
+		for (int j = i; j < n; j++)
+			tail_bad += m->tcp_outcome[j] != 1;
+		if (head_ok * 10 >= i * 9 && tail_bad >= 3 && tail_bad * 10 >= (n - i) * 8)
+			return i;
+		if (head_ok * 10 < i * 9)
+			return -1;
+	}
+	return -1;
 }
 
 static double load_loss(const struct path_meas *m)
@@ -216,7 +291,9 @@ static struct json_object *measurements(const struct path_meas *m, const struct 
 	}
 	json_object_object_add(o, "rtt_ms", rtt);
 	json_object_object_add(o, "jitter_ms", st->n > 1 ? jnum(jitter) : NULL);
-	json_object_object_add(o, "loss_pct", m->tcp.sent + m->icmp.sent ? jnum(loss) : NULL);
+	uint32_t es, er;
+	json_object_object_add(o, "loss_pct", m->tcp.sent + m->icmp.sent ||
+			       path_echo_loss(m, &es, &er) >= 0 ? jnum(loss) : NULL);
 	json_object_object_add(o, "loss_under_load_pct", lload >= 0 ? jnum(lload) : NULL);
 	int pm = m->pmtu.pmtu ? m->pmtu.pmtu : blackhole(m) ? path_suspected_mtu(m) : 0;
 	json_object_object_add(o, "pmtu", pm ? json_object_new_int(pm) : NULL);
@@ -239,6 +316,11 @@ static struct json_object *series_json(const struct probe_series *s)
 	json_object_object_add(o, "jitter_ms", st.n > 1 ? jnum(st.jitter) : NULL);
 	if (s->note[0])
 		json_object_object_add(o, "note", json_object_new_string(s->note));
+	/* every reply, in send order: what the report's chart draws */
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < s->n; i++)
+		json_object_array_add(a, jnum(s->rtt[i]));
+	json_object_object_add(o, "rtt_samples_ms", a);
 	return o;
 }
 
@@ -266,6 +348,29 @@ static struct json_object *detail_json(const struct path_meas *m)
 		json_object_object_add(t, "bulk_bytes", json_object_new_int64(m->bulk_echoed));
 		json_object_object_add(t, "bulk_ms", json_object_new_int64(m->bulk_ms));
 		json_object_object_add(o, "tcp_info", t);
+	}
+	json_object_object_add(o, "server_software", m->software[0] ?
+			       json_object_new_string(m->software) : NULL);
+	json_object_object_add(o, "may_penalise", json_object_new_boolean(m->may_penalise));
+	json_object_object_add(o, "tcp_handshakes_wanted", json_object_new_int(m->tcp_wanted));
+	json_object_object_add(o, "rate_limited_after", path_rate_limited(m) >= 0 ?
+			       json_object_new_int(path_rate_limited(m)) : NULL);
+	uint32_t es, er;
+	if (path_echo_loss(m, &es, &er) >= 0) {
+		json_object_object_add(o, "echo_segments", json_object_new_int((int)es));
+		json_object_object_add(o, "echo_retransmits", json_object_new_int((int)er));
+	}
+	if (m->bh_tested) {
+		/* the black-hole search step by step: echo payload size, came back or not */
+		struct json_object *a = json_object_new_array();
+		for (int i = 0; i < m->bh.probes && (size_t)i < ARRAY_SIZE(m->bh.steps); i++) {
+			struct json_object *st = json_object_new_object();
+			int v = m->bh.steps[i];
+			json_object_object_add(st, "bytes", json_object_new_int(v < 0 ? -v : v));
+			json_object_object_add(st, "passed", json_object_new_boolean(v > 0));
+			json_object_array_add(a, st);
+		}
+		json_object_object_add(o, "mtu_search", a);
 	}
 	json_object_object_add(o, "pmtu_icmp", m->pmtu.icmp_mtu ?
 			       json_object_new_int(m->pmtu.icmp_mtu) : NULL);
@@ -307,12 +412,16 @@ static void judge_loss(const struct path_meas *m, struct report *r, double loss,
 {
 	const char *id = "path.loss";
 	enum severity sev = SEV_OK;
+	uint32_t esegs, eret;
+	int echo_tcp = path_echo_loss(m, &esegs, &eret) >= 0;
+	size_t dsent = sent - (echo_tcp ? esegs : 0), dlost = lost - (echo_tcp ? eret : 0);
+	double dloss = path_loss_pct(dsent, dlost);
 	if (sent && lost >= 2 && loss >= LOSS_WARN_PCT)
 		sev = loss >= LOSS_CRIT_PCT ? SEV_CRITICAL : SEV_WARNING;
 	if (lload >= LOAD_LOSS_WARN_PCT && sev < SEV_WARNING)
 		sev = SEV_WARNING;
 	/* Session traffic lost while plain handshakes pass: the IPQoS/NAT bug. */
-	int qos = sent >= 5 && loss < LOSS_WARN_PCT && m->echo.sent && m->echo.lost;
+	int qos = dsent >= 5 && dloss < LOSS_WARN_PCT && m->echo.sent && m->echo.lost;
 	if (qos)
 		sev = SEV_WARNING;
 	if (!sent && lload < 0)
@@ -321,9 +430,12 @@ static void judge_loss(const struct path_meas *m, struct report *r, double loss,
 		report_add(r, sev, id, "No packet loss to speak of (%.1f%%)", loss) :
 		qos ? report_add(r, sev, id, "Session packets vanish while handshakes pass") :
 		report_add(r, sev, id, "Packet loss on the path: %.1f%%", loss);
-	if (sent)
-		finding_evidence(f, "%zu of %zu probes lost (TCP handshakes %zu/%zu, ICMP echo %zu/%zu)",
-				 lost, sent, m->tcp.lost, m->tcp.sent, m->icmp.lost, m->icmp.sent);
+	if (dsent)
+		finding_evidence(f, "%zu of %zu direct probes lost (TCP handshakes %zu/%zu, ICMP echo %zu/%zu)",
+				 dlost, dsent, m->tcp.lost, m->tcp.sent, m->icmp.lost, m->icmp.sent);
+	if (echo_tcp)
+		finding_evidence(f, "session echo: %u of %u data segments retransmitted (TCP_INFO of "
+				 "the session's socket)", eret, esegs);
 	if (m->echo.sent)
 		finding_evidence(f, "session echo: %zu of %zu round trips timed out", m->echo.lost,
 				 m->echo.sent);
@@ -341,6 +453,61 @@ static void judge_loss(const struct path_meas *m, struct report *r, double loss,
 	} else if (sev >= SEV_WARNING) {
 		add_path_fixes(f);
 	}
+}
+
+/* Do no harm: what the budget allowed, and sshd refusing us anyway. */
+static void judge_budget(const struct path_meas *m, struct report *r)
+{
+	if (m->may_penalise && m->tcp_wanted && (int)m->tcp.sent < m->tcp_wanted) {
+		struct finding *f = report_add(r, SEV_INFO, "path.probe-budget",
+			"%zu of %d TCP handshakes sent: the server may penalise unauthenticated "
+			"connections", m->tcp.sent, m->tcp_wanted);
+		finding_evidence(f, "server: %s; OpenSSH 9.8+ PerSourcePenalties refuse an address "
+				 "whose connections without authentication accumulate more than "
+				 "15 s of penalty (1 s each by default)",
+				 m->software[0] ? m->software : "version unknown");
+		finding_evidence(f, "loss and round trips come from ICMP and the session's own "
+				    "segments instead (TCP_INFO)");
+	}
+	/* closed before the banner is also MaxStartups (or a ban): a penalty
+	 * only when we had just connected unauthenticated ourselves */
+	if (!m->session_refused || !m->may_penalise || m->ledger_before <= 0)
+		return;
+	double wait = m->penalty_wait_s > BUDGET_MIN_S ? m->penalty_wait_s : BUDGET_MIN_S + 1;
+	struct finding *f = report_add(r, SEV_WARNING, "server.penalty",
+		"sshd is penalising this address, probably for our probes; ssh will work again "
+		"in about %.0f s", wait);
+	finding_evidence(f, "%s", m->session_err);
+	finding_evidence(f, "sshd closed the connection before its banner: what OpenSSH 9.8+ does "
+			    "to a source under PerSourcePenalties (noauth 1 s, authfail 5 s, "
+			    "grace-exceeded 10 s, enforced past min 15 s); not a fault of the path");
+	struct fix *x = finding_fix(f, "wait, or on the server (sshd_config)");
+	fix_line(x, "PerSourcePenaltyExemptList %s", m->addr[0] ? "YOUR.CLIENT.ADDRESS" : "ADDRESS");
+}
+
+static void judge_ratelimit(const struct path_meas *m, struct report *r)
+{
+	int cut = path_rate_limited(m);
+	if (cut < 0)
+		return;
+	int dropped = 0, refused = 0;
+	for (size_t i = (size_t)cut; i < m->tcp.sent; i++) {
+		dropped += m->tcp_outcome[i] == 0;
+		refused += m->tcp_outcome[i] == 2;
+	}
+	struct finding *f = report_add(r, SEV_WARNING, "server.rate-limit",
+		"New connections to the SSH port are rate-limited: after %d, the next ones were %s",
+		cut, refused > dropped ? "refused" : "dropped");
+	finding_evidence(f, "TCP handshakes: the first %d answered, then %d of %zu %s (%d dropped, "
+			 "%d refused)", cut, dropped + refused, m->tcp.sent - (size_t)cut,
+			 refused > dropped ? "refused" : "unanswered", dropped, refused);
+	finding_evidence(f, "not packet loss: ICMP and the established session's segments pass "
+			    "(nftables limit/meter, iptables recent/hashlimit or fail2ban on the way "
+			    "to the server)");
+	struct fix *x = finding_fix(f, "~/.ssh/config (one connection for many sessions)");
+	fix_line(x, "ControlMaster auto");
+	fix_line(x, "ControlPath ~/.ssh/cm-%%C");
+	fix_line(x, "ControlPersist 10m");
 }
 
 static void judge_rtt(const struct path_meas *m, struct report *r, const struct rtt_stats *st,
@@ -438,7 +605,13 @@ void path_judge(const struct path_meas *m, struct report *r)
 	size_t n, sent, lost;
 	double jitter;
 	direct_series(m, buf, &n, &sent, &lost, &jitter);
-	if (!n && m->echo.n) {	/* proxied: the session is all we have */
+	uint32_t esegs, eret;
+	if (path_echo_loss(m, &esegs, &eret) >= 0) {	/* the session's own segments */
+		sent += esegs;
+		lost += eret;
+	}
+	/* proxied, or few direct probes (budget): the session is the better sample */
+	if (m->echo.n && (!n || (n < 10 && m->echo.n > n))) {
 		memcpy(buf, m->echo.rtt, m->echo.n * sizeof(double));
 		n = m->echo.n;
 		struct rtt_stats es;
@@ -450,6 +623,8 @@ void path_judge(const struct path_meas *m, struct report *r)
 	free(buf);
 	double loss = path_loss_pct(sent, lost), lload = load_loss(m);
 
+	judge_budget(m, r);
+	judge_ratelimit(m, r);
 	judge_blackhole(m, r);
 	judge_loss(m, r, loss, sent, lost, lload);
 	judge_rtt(m, r, &st, jitter);
@@ -460,7 +635,10 @@ void path_judge(const struct path_meas *m, struct report *r)
 		finding_evidence(f, "direct probes and TCP_INFO skipped: they would measure another path");
 	}
 	if (!m->session_ok && m->session_err[0]) {
-		struct finding *f = report_add(r, SEV_WARNING, "path.session",
+		/* a known penalty already says why */
+		struct finding *f = report_add(r, m->session_refused && m->may_penalise &&
+					       m->ledger_before > 0 ? SEV_INFO
+					       : SEV_WARNING, "path.session",
 					       "No SSH session for the in-session tests");
 		finding_evidence(f, "%s", m->session_err);
 	}

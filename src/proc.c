@@ -56,7 +56,7 @@ static void set_nonblock(int fd)
 static void child_exec(char *const argv[], int pin[2], int pout[2], int perr[2], unsigned flags,
 		       pid_t parent)
 {
-	int devnull = open("/dev/null", O_RDWR);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)	/* parent died before prctl took effect */
@@ -82,8 +82,11 @@ int proc_spawn(struct proc *p, char *const argv[], unsigned flags)
 
 	memset(p, 0, sizeof(*p));
 	p->in = p->out = p->err = -1;
-	if (((flags & PROC_STDIN) && pipe(pin)) || ((flags & PROC_STDOUT) && pipe(pout)) ||
-	    ((flags & PROC_STDERR) && pipe(perr)))
+	/* O_CLOEXEC: a child must not inherit the other ends (its own stdin's write
+	 * end would keep that pipe open and it would never see EOF). */
+	if (((flags & PROC_STDIN) && pipe2(pin, O_CLOEXEC)) ||
+	    ((flags & PROC_STDOUT) && pipe2(pout, O_CLOEXEC)) ||
+	    ((flags & PROC_STDERR) && pipe2(perr, O_CLOEXEC)))
 		goto fail;
 	pid_t pid = fork();
 	if (pid < 0)
@@ -251,7 +254,7 @@ int proc_spawn_fn(struct proc *p, int (*fn)(void *arg, int outfd), void *arg)
 
 	memset(p, 0, sizeof(*p));
 	p->in = p->out = p->err = -1;
-	if (pipe(pout) < 0)
+	if (pipe2(pout, O_CLOEXEC) < 0)
 		return -1;
 	pid_t pid = fork();
 	if (pid < 0) {

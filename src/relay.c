@@ -184,6 +184,26 @@ void relay_free(struct relay *r)
 	free(r);
 }
 
+/* One byte with fd attached (SCM_RIGHTS), as ssh's mm_receive_fd expects. */
+int relay_send_fd(int us, int fd)
+{
+	char byte = 'R';
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(us, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
 static socklen_t abstract_addr(struct sockaddr_un *sa, const char *name)
 {
 	memset(sa, 0, sizeof(*sa));
@@ -206,21 +226,7 @@ int relay_share_fd(const char *name, int fd)
 		close(us);
 		return -1;
 	}
-	char byte = 'R';
-	struct iovec iov = { &byte, 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	int rc = sendmsg(us, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+	int rc = relay_send_fd(us, fd);
 	close(us);
 	return rc;
 }

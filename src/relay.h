@@ -34,7 +34,30 @@ int relay_accept_fd(int lsock);
 /* Reads TCP_INFO of sock. Returns 0 or -1. */
 int relay_tcp_info(int sock, struct tcpi_snap *s);
 
-/* `sshdoctor relay [-4|-6] [--report NAME] HOST PORT` */
+/* Sends fd over the unix socket us with one byte (SCM_RIGHTS). 0 or -1. */
+int relay_send_fd(int us, int fd);
+
+/* `sshdoctor relay [-4|-6] [--report NAME] HOST PORT` (path's pump) */
 int relay_main(const char *host, const char *port, int family, const char *report);
+
+/* The public relay (relay_public.c): ProxyCommand with ProxyUseFdpass. */
+struct watch_ka;
+struct relay_public_opts {
+	int family;		/* 0, 4, 6 */
+	int connect_timeout_s;	/* 0: the kernel's */
+	int keepalive;		/* 1 auto (stored idle result, else default), 0 off, 2 given */
+	int ka_idle_s, ka_intvl_s, ka_cnt;	/* given */
+	int user_timeout_ms;	/* -1: derived, 0: off, else given */
+	const char *user;	/* %r, for the stored idle result */
+	const char *db;		/* history store, NULL: default */
+	int mode;		/* 0 auto, 1 fdpass, 2 pump */
+	int no_watch;
+};
+/* The keepalive the options give for host:port (reads the stored idle result). */
+void relay_public_ka(const struct relay_public_opts *o, const char *host, const char *port,
+		     struct watch_ka *ka);
+/* Sets SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT and TCP_USER_TIMEOUT. 0 or -1. */
+int relay_set_keepalive(int sock, const struct watch_ka *ka);
+int relay_public_main(const char *host, const char *port, const struct relay_public_opts *o);
 
 #endif

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +220,40 @@ long sshconf_time(const char *s)
 
 /* --- block headers ----------------------------------------------------------- */
 
+#define MAX_GROUPS 1024
+
+/* sshd's Match Group (groupaccess.c ga_match_pattern_list): the user's groups from
+ * this machine's user database; a negated pattern matching any group wins. */
+static int group_match(const char *user, const char *list)
+{
+	struct passwd *pw = user ? getpwnam(user) : NULL;
+	gid_t gids[MAX_GROUPS];
+	int ng = MAX_GROUPS, found = 0;
+	if (!pw)
+		return 0;	/* sshd: an unknown user is in no group */
+	if (getgrouplist(user, pw->pw_gid, gids, &ng) < 0)
+		ng = MAX_GROUPS;
+	char *copy = xstrdup(list);
+	for (int g = 0; g < ng; g++) {
+		struct group *gr = getgrgid(gids[g]);
+		if (!gr)
+			continue;
+		for (char *save = NULL, *q = strcpy(copy, list), *pt = strtok_r(q, ",", &save); pt;
+		     pt = strtok_r(NULL, ",", &save)) {
+			int neg = *pt == '!';
+			if (sshconf_match_pattern(gr->gr_name, pt + neg, 0)) {
+				if (neg) {
+					free(copy);
+					return 0;
+				}
+				found = 1;
+			}
+		}
+	}
+	free(copy);
+	return found;
+}
+
 static const char *last_value(struct pstate *p, const char *key)
 {
 	for (size_t i = 0; i < p->c->n; i++)
@@ -262,8 +298,12 @@ static int server_match(struct pstate *p, char **a, int n, const char **why)
 		else if (!strcasecmp(c, "localport")) {
 			snprintf(port, sizeof(port), "%d", x->lport);
 			have = x->lport ? port : NULL;
-		} else if (!strcasecmp(c, "group") || !strcasecmp(c, "rdomain"))
-			have = NULL;	/* needs the user database / routing domain: no match */
+		} else if (!strcasecmp(c, "group")) {
+			if (!group_match(x->user, v))
+				result = 0;
+			continue;
+		} else if (!strcasecmp(c, "rdomain"))
+			have = NULL;	/* needs the routing domain: no match */
 		else {
 			*why = "Match: unsupported criterion";
 			return -1;
@@ -674,6 +714,17 @@ const struct sshconf_line *sshconf_effective(const struct sshconf *c, const char
 			glob_l = l;
 	}
 	return glob_l ? glob_l : late;
+}
+
+const struct sshconf_line *sshconf_block_header(const struct sshconf *c,
+						const struct sshconf_line *l)
+{
+	if (!l || l->block <= 0)
+		return NULL;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].header && c->v[i].block == l->block && c->v[i].line > 0)
+			return &c->v[i];
+	return NULL;
 }
 
 char *sshconf_flatten(const struct sshconf *c, const char *root)

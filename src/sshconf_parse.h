@@ -16,7 +16,8 @@ struct sshconf_ctx {
 	const char *root;	/* prefix for absolute paths (--root), NULL or "/" for none */
 	const char *home;	/* client: where "~" and relative Includes (~/.ssh) point */
 	int match;		/* server: evaluate Match blocks (sshd -T -C); 0 = ignore them */
-	const char *user;	/* server: user=  client: remote user (Match user) */
+	const char *user;	/* server: user= (Match User, and Group from this machine's
+				 * user database)  client: remote user (Match user) */
 	const char *host;	/* server: host=  client: the host name as typed */
 	const char *addr;	/* server: addr= */
 	const char *laddr;	/* server: laddr= */
@@ -63,6 +64,10 @@ void sshconf_free(struct sshconf *c);
 /* The line whose value is effective for key (first active global line; for the
  * server an active Match line overrides it, as sshd does), or NULL for the default. */
 const struct sshconf_line *sshconf_effective(const struct sshconf *c, const char *key);
+
+/* The Match/Host line that opened the block l sits in, NULL for a global line. */
+const struct sshconf_line *sshconf_block_header(const struct sshconf *c,
+						const struct sshconf_line *l);
 
 /* One self-contained sshd_config equivalent to c (Include expanded, the Match
  * state restored after each included file as sshd does). With root, HostKey and

@@ -14,7 +14,8 @@ void sshvlog_init(struct sshvlog *v, int64_t t0)
 	v->t0 = t0;
 	int64_t *ts[] = { &v->connecting, &v->connected, &v->remote_version, &v->kexinit_sent,
 			  &v->newkeys_in, &v->service_accept, &v->authenticated, &v->session_open,
-			  &v->interactive, &v->exit_status, &v->first_output, &v->disconnected };
+			  &v->interactive, &v->exit_status, &v->first_output, &v->disconnected,
+			  &v->kexinit_in, &v->kex_sent, &v->last_sent, &v->last_received };
 	for (size_t i = 0; i < ARRAY_SIZE(ts); i++)
 		*ts[i] = -1;
 }
@@ -61,6 +62,19 @@ static int after(const char *line, size_t len, const char *needle, char stop, ch
 
 static void packet(struct sshvlog *v, int64_t t, int type, int sent)
 {
+	if (sent) {
+		v->last_sent = t;
+		v->last_sent_type = type;
+		/* 30 KEXDH_INIT/KEX_ECDH_INIT, 32 GEX_INIT, 34 GEX_REQUEST: before NEWKEYS */
+		if (type >= 30 && type <= 34 && type != 31 && v->kex_sent < 0 && v->newkeys_in < 0) {
+			v->kex_sent = t;
+			v->kex_sent_type = type;
+		}
+	} else {
+		v->last_received = t;
+		if (type == 20)
+			mark(&v->kexinit_in, t);
+	}
 	if (sent && type == 50) {	/* SSH2_MSG_USERAUTH_REQUEST */
 		v->natt_total++;
 		if (v->natt >= VLOG_ATTEMPTS_MAX)
@@ -110,6 +124,11 @@ void sshvlog_line(struct sshvlog *v, int64_t t, const char *line, size_t len)
 		mark(&v->remote_version, t);
 		after(line, len, "remote software version ", '\0', v->remote_software,
 		      sizeof(v->remote_software));
+	} else if (after(line, len, "kex: algorithm: ", ' ', v->kex_alg, sizeof(v->kex_alg)) ||
+		   after(line, len, "kex: host key algorithm: ", ' ', v->hostkey_alg,
+			 sizeof(v->hostkey_alg)) ||
+		   after(line, len, "expecting SSH2_MSG_", ' ', v->expecting, sizeof(v->expecting))) {
+		/* recorded */
 	} else if (find(line, len, "SSH2_MSG_KEXINIT sent"))
 		mark(&v->kexinit_sent, t);
 	else if (find(line, len, "SSH2_MSG_NEWKEYS received"))
@@ -163,6 +182,7 @@ void sshvlog_line(struct sshvlog *v, int64_t t, const char *line, size_t len)
 		  find(line, len, "Connection timed out") || find(line, len, "Could not resolve") ||
 		  find(line, len, "kex_exchange_identification") ||
 		  find(line, len, "Connection closed by") || find(line, len, "Connection reset") ||
+		  find(line, len, " timed out") ||
 		  find(line, len, "No route to host") || find(line, len, "Host key verification failed")))
 		copy(v->error, sizeof(v->error), line, len);
 }

@@ -40,6 +40,15 @@ struct sshvlog {
 	char error[200];	/* the first fatal line ssh printed */
 	char disconnect[200];	/* "Received disconnect ..." */
 	char pending_detail[96];
+	/* key exchange: where a login that never gets its NEWKEYS stopped */
+	int64_t kexinit_in;		/* the server's KEXINIT */
+	int64_t kex_sent;		/* ssh's own key share (KEX_ECDH_INIT, KEXDH_INIT, GEX) */
+	int kex_sent_type;
+	int64_t last_sent, last_received;	/* any packet */
+	int last_sent_type;
+	char kex_alg[64];		/* "kex: algorithm: ..." */
+	char hostkey_alg[64];		/* "kex: host key algorithm: ..." */
+	char expecting[64];		/* the last "expecting SSH2_MSG_..." */
 	/* line assembly */
 	char buf[VLOG_LINE_MAX + 1];
 	size_t blen;

@@ -12,6 +12,8 @@
 
 #include "util.h"
 
+#include <limits.h>
+
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char *p = xstrdup(path);
@@ -109,4 +111,49 @@ struct json_object *state_load_json(const char *sub, const char *name)
 		return NULL;
 	}
 	return o;
+}
+
+/* As root, state another user could write is not ours to trust: every directory
+ * from / down to path (after symlinks) must be root's and writable by nobody
+ * else; a sticky world-writable ancestor (/tmp) is fine, its entries are not. */
+int state_trusted(const char *path, char **err)
+{
+	char *real = realpath(path, NULL);
+	if (!real) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t len = strlen(real);
+	int rc = 0;
+	for (size_t end = len;;) {
+		char c = real[end];
+		real[end] = '\0';
+		struct stat st;
+		const char *p = *real ? real : "/";
+		if (lstat(p, &st) < 0) {
+			*err = xasprintf("%s: %s", p, strerror(errno));
+			rc = -1;
+		} else if (st.st_uid != 0) {
+			*err = xasprintf("%s is owned by uid %u, not root: as root, sshdoctor keeps and "
+					 "trusts change sets only in root's own directories (HOME or "
+					 "XDG_STATE_HOME points at another user's files; use root's "
+					 "environment, e.g. sudo -H or sudo -i)", p, (unsigned)st.st_uid);
+			rc = -1;
+		} else if ((st.st_mode & 022) && !(end < len && (st.st_mode & S_ISVTX))) {
+			*err = xasprintf("%s is writable by %s: as root, sshdoctor does not trust "
+					 "change sets kept there", p,
+					 st.st_mode & 002 ? "everyone" : "its group");
+			rc = -1;
+		}
+		real[end] = c;
+		if (rc || end == 0)
+			break;
+		/* up one component */
+		while (end > 0 && real[end - 1] != '/')
+			end--;
+		if (end > 0)
+			end--;
+	}
+	free(real);
+	return rc;
 }

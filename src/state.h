@@ -16,4 +16,9 @@ char *state_key(const char *host, int port, const char *user);
 int state_save_json(const char *sub, const char *name, struct json_object *obj);
 struct json_object *state_load_json(const char *sub, const char *name);
 
+/* 0 when path and every directory above it are root's and writable by nobody
+ * else (sticky ancestors like /tmp allowed); -1 with *err saying which is not.
+ * Used as root before trusting or writing change sets. */
+int state_trusted(const char *path, char **err);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "askpass.h"
 #include "log.h"
 #include "proc.h"
 
@@ -177,13 +178,34 @@ void target_ssh_args(const struct target *t, const struct sshopts *so, struct st
 
 void target_ssh_session_opts(struct strvec *argv, const char *const *extra, size_t nextra)
 {
-	static const char *const common[] = { "BatchMode=yes", "ControlMaster=no", "ControlPath=none",
+	askpass_ssh_opts(argv);	/* BatchMode=yes, or the password typed once */
+	static const char *const common[] = { "ControlMaster=no", "ControlPath=none",
 					      "ClearAllForwardings=yes", "PermitLocalCommand=no",
 					      "RequestTTY=no" };
 	for (size_t i = 0; i < ARRAY_SIZE(common) + nextra; i++) {
 		strvec_push(argv, "-o");
 		strvec_push(argv, i < ARRAY_SIZE(common) ? common[i] : extra[i - ARRAY_SIZE(common)]);
 	}
+}
+
+int target_ssh_user_keepalive_opts(const struct target *t, const struct sshopts *so,
+				   struct strvec *argv, char **err)
+{
+	struct target now = { .host = t->host, .user = t->user, .port = t->port };
+	if (target_resolve(&now, so, err) < 0) {
+		kv_free(&now.cfg);
+		free(now.hostname);
+		free(now.euser);
+		return -1;
+	}
+	strvec_push(argv, "-o");
+	strvec_pushf(argv, "ServerAliveInterval=%ld", kv_get_long(&now.cfg, "serveraliveinterval", 0));
+	strvec_push(argv, "-o");
+	strvec_pushf(argv, "ServerAliveCountMax=%ld", kv_get_long(&now.cfg, "serveralivecountmax", 3));
+	kv_free(&now.cfg);
+	free(now.hostname);
+	free(now.euser);
+	return 0;
 }
 
 int target_resolve(struct target *t, const struct sshopts *so, char **err)

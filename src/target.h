@@ -46,6 +46,13 @@ void target_ssh_args(const struct target *t, const struct sshopts *so, struct st
  * no forwarding, no local command, no tty. */
 void target_ssh_session_opts(struct strvec *argv, const char *const *extra, size_t nextra);
 
+/* For a session that stands for the user's own ssh (doctor --verify): asks
+ * `ssh -G` now (after any --fix) WITHOUT the tool's BatchMode, and appends the
+ * user's ServerAliveInterval/ServerAliveCountMax as -o options, so the forced
+ * BatchMode=yes cannot turn Debian's 300 s default on. Returns 0, or -1 with *err. */
+int target_ssh_user_keepalive_opts(const struct target *t, const struct sshopts *so,
+				   struct strvec *argv, char **err);
+
 /* Runs `ssh -G` and fills the effective values. Returns 0, or -1 with *err. */
 int target_resolve(struct target *t, const struct sshopts *so, char **err);
 

@@ -59,6 +59,19 @@ char *xvasprintf(const char *fmt, va_list ap)
 	return p;
 }
 
+int err_set(char **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (err && !*err)
+		*err = m;
+	else
+		free(m);
+	return -1;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;

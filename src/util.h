@@ -16,6 +16,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) PRINTF_LIKE(1, 0);
+/* Sets *err to the message unless an earlier one is kept there (err may be
+ * NULL); returns -1 so callers can `return err_set(err, ...)`. */
+int err_set(char **err, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 /* A growable NULL-terminated vector of owned strings (argv-shaped). */
 struct strvec {

@@ -3,7 +3,10 @@
 #include "wire.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 /* Copies at most n bytes as printable text (other bytes as \xNN) into out. */
 static void printable(char *out, size_t outlen, const uint8_t *s, size_t n)
@@ -89,8 +92,31 @@ static enum wire_ident_state parse_ident(struct wire_ident *w)
 	return WIRE_IDENT_OK;
 }
 
+static enum wire_ident_state feed(struct wire_ident *w, const uint8_t *buf, size_t n,
+				  size_t *used);
+
+void wire_ident_free(struct wire_ident *w)
+{
+	free(w->line);
+	w->line = NULL;
+}
+
 enum wire_ident_state wire_ident_feed(struct wire_ident *w, const uint8_t *buf, size_t n,
 				      size_t *used)
+{
+	*used = 0;
+	if (w->state != WIRE_NEED_MORE)
+		return w->state;
+	if (!w->line)
+		w->line = xcalloc(1, WIRE_PRELINE_MAX + 1);
+	enum wire_ident_state st = feed(w, buf, n, used);
+	if (st != WIRE_NEED_MORE)
+		wire_ident_free(w);
+	return st;
+}
+
+static enum wire_ident_state feed(struct wire_ident *w, const uint8_t *buf, size_t n,
+				  size_t *used)
 {
 	size_t i = 0;
 	*used = 0;

@@ -26,7 +26,8 @@ enum wire_ident_state {
 
 struct wire_ident {
 	enum wire_ident_state state;
-	char line[WIRE_PRELINE_MAX + 1];	/* the line being assembled */
+	char *line;	/* the line being assembled: WIRE_PRELINE_MAX + 1, only until the
+			 * state is final (9 KB per target of a 10,000-target connect) */
 	size_t linelen;
 	size_t nprelines;
 	char first[128];	/* first pre-banner line, printable, for the report */
@@ -44,6 +45,9 @@ struct wire_ident {
  * consumed (the rest belong to the binary packet stream after the ident). */
 enum wire_ident_state wire_ident_feed(struct wire_ident *w, const uint8_t *buf, size_t n,
 				      size_t *used);
+/* Frees the line buffer of an identification that never finished (the feed
+ * frees it itself once the state is final). Safe to call twice. */
+void wire_ident_free(struct wire_ident *w);
 /* At EOF or timeout: what the bytes seen so far look like ("" when none). */
 const char *wire_ident_describe(struct wire_ident *w);
 /* Guesses the protocol of a non-SSH greeting; returns a static description. */

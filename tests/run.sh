@@ -3,8 +3,12 @@
 #   unit (cmocka)          build/tests/*        and build/asan/tests/*
 #   integration (lab, TAP) tests/integration/*.sh with build/sshdoctor and build/asan/sshdoctor
 #   fuzz smoke             fuzz/run-smoke.sh (when fuzz targets exist)
+#   Debian package         tests/deb_check.sh, once (also: TESTS="deb")
 # Lab tests need root and namespaces; without them they FAIL, they are not skipped.
 # TESTS="lab_groundtruth idle_*" limits the integration scripts (glob on names).
+# Every lab script runs against each entry of MATRIX (binary:server OpenSSH), by
+# default the plain and the sanitized binary each against 9.2 (the system's) and
+# 10.0 (bookworm-backports, fetched by scripts/openssh10.sh), as LAB_OPENSSH.
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -66,27 +70,38 @@ for s in tests/integration/*.sh; do
 	fi
 	scripts+=("$s")
 done
-run_one() {	# script binary tag
+MATRIX="${MATRIX:-plain:9.2 plain:10 asan:9.2 asan:10}"
+# Fetched once here, not by parallel scripts racing on the same tree.
+case " $MATRIX " in *:10\ *)
+	if ! ./scripts/openssh10.sh >"$LOGS/openssh10.log" 2>&1; then
+		echo "OpenSSH 10 for the lab could not be fetched:"; cat "$LOGS/openssh10.log"
+		FAIL=$((FAIL + 1)); FAILED+=("OpenSSH 10 fetch (scripts/openssh10.sh)")
+	fi ;;
+esac
+run_one() {	# script binary tag version
 	local base log
 	base=$(basename "$1" .sh)
-	log="$LOGS/integration_${base}_$3.log"
-	SSHDOCTOR="$2" timeout 900 bash "$1" >"$log" 2>&1
+	log="$LOGS/integration_${base}_$3_$4.log"
+	LAB_OPENSSH="$4" SSHDOCTOR="$2" timeout 900 bash "$1" >"$log" 2>&1
 	echo $? >"$log.rc"
 }
 export -f run_one
 export LOGS
+bin_of() { if [ "$1" = asan ]; then echo "$ROOT/build/asan/sshdoctor"; else echo "$ROOT/build/sshdoctor"; fi; }
 {
 	for s in "${scripts[@]}"; do
-		echo "$s $ROOT/build/sshdoctor plain"
-		echo "$s $ROOT/build/asan/sshdoctor asan"
+		for m in $MATRIX; do
+			echo "$s $(bin_of "${m%%:*}") ${m%%:*} ${m#*:}"
+		done
 	done
-} | xargs -P "$JOBS" -L 1 bash -c 'run_one "$0" "$1" "$2"'
+} | xargs -P "$JOBS" -L 1 bash -c 'run_one "$0" "$1" "$2" "$3"'
 for s in "${scripts[@]}"; do
 	base=$(basename "$s" .sh)
-	for tag in plain asan; do
+	for m in $MATRIX; do
+		tag="${m%%:*}_${m#*:}"
 		log="$LOGS/integration_${base}_$tag.log"
 		rc=$(cat "$log.rc" 2>/dev/null || echo 1)
-		count_tap "lab: $base ($tag)" "$log" "$rc"
+		count_tap "lab: $base (${m%%:*}, OpenSSH ${m#*:})" "$log" "$rc"
 		if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$log"; then
 			FAIL=$((FAIL + 1)); FAILED+=("sanitizer report in $base ($tag)")
 		fi
@@ -98,6 +113,14 @@ if [ -x fuzz/run-smoke.sh ]; then
 	log="$LOGS/fuzz.log"
 	fuzz/run-smoke.sh >"$log" 2>&1
 	count_tap "fuzz smoke" "$log" $?
+fi
+
+# Once, not per MATRIX entry: it installs and removes a package (dpkg's lock).
+if [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" deb "* ]]; then
+	echo "== Debian package"
+	log="$LOGS/deb.log"
+	timeout 1200 ./tests/deb_check.sh >"$log" 2>&1
+	count_tap "deb: build, lintian, dpkg -i, run, dpkg -r" "$log" $?
 fi
 
 leftover=$(ip netns list 2>/dev/null | grep -c '^sd[0-9]*x')

@@ -10,11 +10,13 @@ export HOME="$W/home" XDG_STATE_HOME="$W/state"
 unset SSH_AUTH_SOCK
 mkdir -p "$HOME" "$XDG_STATE_HOME"
 R="$W/root"
+# ssh (and audit) read ~/.ssh/config of the passwd home, not $HOME.
+PWHOME=$(getent passwd "$(id -u)" | cut -d: -f6)
 
 # A --root image: sshd_config, drop-in dir, host key, and /proc sysctls of its own.
 mkroot() {	# mkroot SSHD_CONFIG_TEXT [tcp_keepalive_time]
 	rm -rf "$R"
-	mkdir -p "$R/etc/ssh/sshd_config.d" "$R/proc/sys/net/ipv4" "$R$HOME/.ssh"
+	mkdir -p "$R/etc/ssh/sshd_config.d" "$R/proc/sys/net/ipv4" "$R$PWHOME/.ssh"
 	ssh-keygen -q -N '' -t ed25519 -f "$R/etc/ssh/ssh_host_ed25519_key"
 	printf '%s\n' "$1" >"$R/etc/ssh/sshd_config"
 	echo "${2:-7200}" >"$R/proc/sys/net/ipv4/tcp_keepalive_time"
@@ -23,7 +25,7 @@ mkroot() {	# mkroot SSHD_CONFIG_TEXT [tcp_keepalive_time]
 	echo 15 >"$R/proc/sys/net/ipv4/tcp_retries2"
 	echo 0 >"$R/proc/sys/net/ipv4/tcp_mtu_probing"
 }
-client() { printf '%s\n' "$1" >"$R$HOME/.ssh/config"; chmod 600 "$R$HOME/.ssh/config"; }
+client() { printf '%s\n' "$1" >"$R$PWHOME/.ssh/config"; chmod 600 "$R$PWHOME/.ssh/config"; }
 audit() { "$SSHDOCTOR" --json audit --root "$R" "$@"; }
 sev() { printf '%s' "$1" | python3 -c 'import json,sys
 d=json.load(sys.stdin)
@@ -74,7 +76,7 @@ like "$s" 'server.logingracetime=warning' "server.logingracetime 0"
 is "$(jget measurements.audit.server.origin.clientaliveinterval <<<"$out")" \
 	"$R/etc/ssh/sshd_config.d/10-x.conf:1" "origin of ClientAliveInterval: the included file wins (first value)"
 is "$(jget measurements.audit.server.origin.usedns <<<"$out")" "$R/etc/ssh/sshd_config:4" "origin file:line of UseDNS"
-is "$(jget measurements.audit.client.origin.serveraliveinterval <<<"$out")" "$R$HOME/.ssh/config:2" \
+is "$(jget measurements.audit.client.origin.serveraliveinterval <<<"$out")" "$R$PWHOME/.ssh/config:2" \
 	"client origin file:line"
 is "$(jget measurements.audit.detection_s.client <<<"$out")" 3600 "client detection 900 x (3+1)"
 is "$(jget measurements.audit.detection_s.server <<<"$out")" null "server never detects (countmax 0 on >= 8.2)"
@@ -133,8 +135,8 @@ cat >"$W/sshd_copy" <<EOF
 HostKey $R/etc/ssh/ssh_host_ed25519_key
 ClientAliveInterval 2m
 EOF
-out=$("$SSHDOCTOR" --json audit -F "$R$HOME/.ssh/config" t5 --server-config "$W/sshd_copy")
-is "$(jget measurements.audit.server.source <<<"$out")" "sshd -T" "--server-config: sshd -T used"
+out=$("$SSHDOCTOR" --json audit -F "$R$PWHOME/.ssh/config" t5 --server-config "$W/sshd_copy")
+is "$(jget measurements.audit.server.source <<<"$out")" "sshd -T -C" "--server-config: sshd -T -C used (as the diagnosed user sees it)"
 is "$(jget measurements.audit.server.clientaliveinterval <<<"$out")" 120 "sshd -T value (2m = 120)"
 is "$(jget measurements.audit.server.origin.clientaliveinterval <<<"$out")" "$W/sshd_copy:2" "origin from our parser"
 
@@ -153,6 +155,32 @@ is "$?" 64 "--yes without --fix: usage error"
 is "$?" 64 "--remote without TARGET: usage error"
 "$SSHDOCTOR" audit --idle-timeout soon >/dev/null 2>&1
 is "$?" 64 "bad duration: usage error"
+
+# 8. Client ServerAliveCountMax 0: ssh ends every idle session after one interval
+# (the 8.2 "0 = never" rule is sshd's): a finding, and --fix raises the count
+# while the good interval stays.
+mkroot "ClientAliveInterval 30
+ListenAddress 127.0.0.1"
+client "ServerAliveInterval 30
+ServerAliveCountMax 0"
+out=$(audit t8)
+s=$(sev "$out")
+like "$s" 'client.keepalive.countmax-too-low=warning' "client.keepalive.countmax-too-low for CountMax 0"
+unlike_ok=$(printf '%s' "$s" | grep -c 'client.keepalive.ok')
+is "$unlike_ok" 0 "not client.keepalive.ok"
+is "$(jget measurements.audit.detection_s.client <<<"$out")" 30 "client detection: one interval"
+out=$("$SSHDOCTOR" --json audit --root "$R" t8 --fix --yes)
+is "$(awk 'tolower($1)=="serveralivecountmax"{print $2}' "$R$PWHOME/.ssh/config")" 3 "--fix: ServerAliveCountMax 3 written"
+is "$(awk 'tolower($1)=="serveraliveinterval"{print $2}' "$R$PWHOME/.ssh/config" | head -1)" 30 "--fix: the interval 30 stays"
+like "$(sev "$(audit t8)")" 'client.keepalive.ok=ok' "after --fix: client.keepalive.ok"
+"$SSHDOCTOR" audit --undo >/dev/null 2>&1
+like "$(sev "$(audit t8)")" 'client.keepalive.countmax-too-low' "after --undo: the finding is back"
+# Interval 4 x CountMax 2 = 8 s: one lost reply (TCP resends after 1+2+4+8 s) ends it.
+client "ServerAliveInterval 4
+ServerAliveCountMax 2"
+out=$(audit t8)
+like "$(sev "$out")" 'client.keepalive.countmax-too-low=warning' "4 x 2 s leaves no room for one loss"
+like "$out" '"ServerAliveCountMax 4"' "fix: CountMax 4 (4 x 4 >= 15 s)"
 
 # Text output renders the same verdict.
 txt=$("$SSHDOCTOR" --color=never audit --root "$R" t5 --idle-timeout 4m)

@@ -43,7 +43,7 @@ out=$(sd_c --color=never audit -F "$LAB_SSH_CONFIG" lab --idle-timeout ${T}s --r
 	--server-config "$LAB_DIR/sshd_config" --fix --yes --reload); rc=$?
 like "$out" "changed $LAB_DIR/sshd_config" "--fix --yes changed sshd_config"
 like "$out" 'reloaded sshd' "sshd reloaded (--reload)"
-is "$(/usr/sbin/sshd -T -f "$LAB_DIR/sshd_config" | awk '/^clientaliveinterval /{print $2}')" 2 \
+is "$("$LAB_SSHD" -T -f "$LAB_DIR/sshd_config" | awk '/^clientaliveinterval /{print $2}')" 2 \
 	"sshd -T: ClientAliveInterval 2"
 # sshd re-executes itself on SIGHUP: wait until it listens again.
 wait_listening() {	# wait_listening N: the Nth "Server listening" line in the log

@@ -18,8 +18,8 @@ restricted() {
 		sed -e "s/^ListenAddress .*/ListenAddress 0.0.0.0:$port/" \
 			-e "s#^PidFile .*#PidFile $LAB_DIR/sshd_$port.pid#" "$LAB_DIR/sshd_config"
 	} >"$conf"
-	/usr/sbin/sshd -t -f "$conf" || return 1
-	lab_s /usr/sbin/sshd -f "$conf" -E "$LAB_DIR/sshd_$port.log" || return 1
+	"$LAB_SSHD" -t -f "$conf" || return 1
+	lab_s "$LAB_SSHD" -f "$conf" -E "$LAB_DIR/sshd_$port.log" || return 1
 	for _ in $(seq 1 100); do
 		[ -s "$LAB_DIR/sshd_$port.pid" ] && return 0
 		sleep 0.05
@@ -59,8 +59,9 @@ like "$(F lab kex.ok)" 'algorithms match' "unrestricted sshd: kex.ok"
 is "$(jget measurements.connect.0.phases.3.result <"$LAB_DIR/out.json")" no-match "phase kex: no-match"
 is "$(jget measurements.connect.0.login <"$LAB_DIR/out.json")" null "no login attempted when kex cannot succeed"
 is "$(jget measurements.connect.4.established <"$LAB_DIR/out.json")" true "the unrestricted one logs in"
+# the server sleeps 2.5 s in its session set-up; a loaded machine adds up to ~1.5 s
 f=$(F lab:2205 login.slow)
-like "$f" 'session took 2\.[5-9] s to start after authentication' "slow session start: login.slow"
+like "$f" 'session took (2\.[5-9]|[34]\.[0-9]) s to start after authentication' "slow session start: login.slow"
 like "$f" 'PAM.*motd' "login.slow names the usual causes"
 ms=$(jget measurements.connect.5.phases.5.ms <"$LAB_DIR/out.json")
 ok $((ms >= 2500 && ms < 4000 ? 0 : 1)) "phase session: ${ms} ms"

@@ -15,7 +15,7 @@ Host lab
 	UserKnownHostsFile /dev/null
 	BatchMode yes
 CONF
-out=$(sd_c --json doctor --no-path --idle-max 10s --verify -F "$LAB_DIR/nokey_config" lab); rc=$?
+out=$(sd_c --json doctor --no-path --idle-max 10s --verify -F "$LAB_DIR/nokey_config" lab </dev/null); rc=$?	# no terminal: no password prompt
 ok "$([ "$rc" -le 1 ]; echo $?)" "a password server is not a failure (exit $rc)"
 is "$(jget measurements.idle.via <<<"$out")" preauth "idle measured before authentication"
 is "$(jget measurements.connect.established <<<"$out")" false "connect: no batch-mode login"

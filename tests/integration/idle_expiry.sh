@@ -2,7 +2,8 @@
 # sshdoctor idle against a real sshd behind a NAT that forgets idle flows after
 # T s: silently (drop) and with RST (reset). The conntrack timeout is the ground
 # truth; the bracket must contain it (within the path's own timing noise), be at
-# most max(2 s, 5% T) wide, and arrive within 1.15 T + 10 s.
+# most max(2 s, 5% T) wide, and arrive within 2 T + 20 s (a stall, not a speed
+# target: the figures against T live in bench/idle.sh).
 . "$(dirname "$0")/lib.sh"
 
 T=6
@@ -23,8 +24,8 @@ for mode in drop reset; do
 	ok $? "bracket ($lo, $up] contains T=$T ($mode)"
 	python3 -c "import sys; lo,up=map(float,sys.argv[1:]); sys.exit(0 if up-lo <= 2.0 else 1)" "$lo" "$up"
 	ok $? "bracket width <= 2 s ($mode)"
-	python3 -c "import sys; el,T=map(float,sys.argv[1:]); sys.exit(0 if el <= 1.15*T+10 else 1)" "$el" "$T"
-	ok $? "answer in ${el}s <= 1.15 T + 10 s ($mode)"
+	python3 -c "import sys; el,T=map(float,sys.argv[1:]); sys.exit(0 if el <= 2*T+20 else 1)" "$el" "$T"
+	ok $? "answer in ${el}s <= 2 T + 20 s, no stall ($mode)"
 	want=silent-drop
 	[ $mode = reset ] && want=reset
 	is "$(echo "$out" | jget measurements.idle.expiry)" "$want" "expiry classified as $want"

@@ -50,7 +50,7 @@ LAB_CT_TIMEOUT=5 LAB_EXPIRY=reset LAB_SSHD_EXTRA="PasswordAuthentication yes"
 lab_setup || { ok 1 "lab up (password)"; done_testing; exit 1; }
 sed "s|IdentityFile .*|IdentityFile $LAB_DIR/stranger|" "$LAB_SSH_CONFIG" >"$LAB_DIR/stranger_config"
 ssh-keygen -q -t ed25519 -N '' -f "$LAB_DIR/stranger"
-out=$(sd_c --json idle --max 1m -F "$LAB_DIR/stranger_config" lab 2>"$LAB_DIR/err")
+out=$(sd_c --json idle --max 1m -F "$LAB_DIR/stranger_config" lab 2>"$LAB_DIR/err" </dev/null)
 ids=$(echo "$out" | python3 -c 'import json,sys; print(" ".join(f["id"] for f in json.load(sys.stdin)["findings"]))')
 like "$ids" 'idle\.fallback-preauth' "password-only login: falls back to preauth and says so"
 is "$(echo "$out" | jget measurements.idle.via)" preauth "fallback: via preauth"

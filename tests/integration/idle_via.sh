@@ -57,7 +57,9 @@ lab_setup || { ok 1 "lab up (LoginGraceTime)"; done_testing; exit 1; }
 out=$(sd_c --json idle --via preauth --max 2m -F "$LAB_SSH_CONFIG" lab 2>"$LAB_DIR/err")
 is "$?" 0 "LoginGraceTime 8: exit 0"
 is "$(echo "$out" | jget measurements.idle.found)" false "LoginGraceTime 8: no timeout claimed"
-like "$(echo "$out" | jget findings.0.title)" 'No idle timeout below [0-7](\.[0-9])?s' "LoginGraceTime 8: says how far it could see"
+# below 10 s: 10.0 arms LoginGraceTime in sshd-session, after its exec, which a
+# loaded runner delays by a second or two (probes step by 3 s: 3, 6, 9 s)
+like "$(echo "$out" | jget findings.0.title)" 'No idle timeout below [0-9](\.[0-9])?s' "LoginGraceTime 8: says how far it could see"
 like "$(echo "$out" | jget findings.1.evidence)" 'closed unauthenticated connections after [0-9]+ s' \
 	"LoginGraceTime 8: names the cut"
 done_testing

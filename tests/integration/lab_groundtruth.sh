@@ -16,6 +16,10 @@ for mode in drop reset; do
 		"router conntrack timeout is ${T}s ($mode)"
 	is "$(sysctl -n net.netfilter.nf_conntrack_tcp_timeout_established 2>/dev/null || echo 432000)" 432000 \
 		"root namespace conntrack untouched ($mode)"
+	if [ $mode = drop ]; then	# logins run none of this machine's root dotfiles
+		is "$(lab_c ssh -F "$LAB_SSH_CONFIG" lab 'echo "$HOME"; ls -A "$HOME" | wc -l' 2>&1 | tr '\n' ' ')" \
+			"$LAB_DIR/srvroot 0 " "the server's root logs in to an empty home of the lab"
+	fi
 	r=$(idle_session "-o ServerAliveInterval=0")
 	if [ $mode = drop ]; then
 		is "$r" silent "idle ${IDLE}s > ${T}s without keepalive: silent hang (drop)"

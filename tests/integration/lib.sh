@@ -18,6 +18,7 @@ ok() {	# ok CONDITION-EXIT-CODE DESCRIPTION
 	else
 		echo "not ok $T_N - $2"
 		T_FAIL=$((T_FAIL + 1))
+		return 1
 	fi
 }
 
@@ -26,6 +27,7 @@ is() {	# is GOT WANT DESCRIPTION
 	local r=$?
 	ok $r "$3"
 	[ $r -eq 0 ] || echo "#   got '$1', want '$2'"
+	return $r
 }
 
 like() { # like TEXT REGEX DESCRIPTION
@@ -33,6 +35,17 @@ like() { # like TEXT REGEX DESCRIPTION
 	local r=$?
 	ok $r "$3"
 	[ $r -eq 0 ] || printf '#   no match for /%s/ in:\n%s\n' "$2" "$(printf '%s' "$1" | head -c 2000 | sed 's/^/#   /')"
+	return $r
+}
+
+# Live relay watchers (zombies left to an init that does not reap them, as in
+# some CI containers, are gone for our purposes): in namespace NS, or anywhere.
+live_watchers() {
+	if [ -n "${1:-}" ]; then
+		ip netns pids "$1" | xargs -r ps -o stat=,comm= -p
+	else
+		ps -eo stat=,comm=
+	fi | awk '$1 !~ /^Z/ && $2 == "sshdoctor-watch"' | wc -l
 }
 
 # Reads a JSON field with the tool's own dependency-free path: jq is not required.
@@ -86,4 +99,22 @@ idle_session() {
 	fi
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+}
+
+# On a failure, what the tool saw (CI keeps only these logs): the findings of a
+# --json report and its idle measurement, as TAP comments. diag_json JSON [ERRFILE]
+diag_json() {
+	python3 -c 'import json,sys
+try:
+    d=json.loads(sys.argv[1])
+except Exception as e:
+    print("# (no JSON report:", e, ")"); sys.exit(0)
+print("# status", d.get("status"))
+for f in d.get("findings",[]):
+    print("#", f["severity"], f["id"], "|", f["title"], "|", "; ".join(f.get("evidence",[]))[:400])
+i=d.get("measurements",{}).get("idle")
+if isinstance(i,dict):
+    print("# idle:", {k:v for k,v in i.items() if k not in ("probes","server_policy")})' "$1"
+	[ -n "${2:-}" ] && [ -f "$2" ] && tail -15 "$2" | sed 's/^/# err: /'
+	return 0
 }

@@ -19,12 +19,34 @@
 #                   real router in front of a smaller-MTU link
 #   LAB_ICMP_FRAG   allow or drop ICMP fragmentation-needed (default allow)
 #   LAB_FW          verdict for TCP port 22 toward the server: none, drop, reject
+#   LAB_RATELIMIT   rate limit on NEW connections to port 22 toward the server,
+#                   "N/minute" or "N/second" (nftables limit, burst N); past it
+#                   new connections are dropped, or refused with a reset when
+#                   LAB_RATELIMIT_MODE=reject (default drop). Established
+#                   connections are not affected.
 #   LAB_SSHD_EXTRA  extra sshd_config lines (newline-separated)
+#   LAB_AUTH        key (default) or password: a password-only sshd (PAM off,
+#                   PasswordAuthentication yes, keyboard-interactive and pubkey
+#                   off) and a test user LAB_PW_USER with password LAB_PASSWORD,
+#                   Host "lab" logs in as that user. The user exists only for the
+#                   server namespace: passwd/shadow under /etc/netns/LAB_S, which
+#                   ip netns exec bind-mounts over /etc/passwd and /etc/shadow;
+#                   the machine's own files are never written (lab_down removes them)
 #   LAB_DNS         client resolver: none (default), dead (a server that never answers)
 #   LAB_SERVER_DNS  server resolver: none (default), dead
+#   LAB_NAT         masquerade (default) or none: the router only routes, so
+#                   the server sees the client's own 192.0.2.2 (hosts.deny,
+#                   firewall rules and sshd's log name the real client)
 #   LAB_NO_SSHD     1: do not start sshd (the port is free for a fake server)
+#   LAB_OPENSSH     the server's OpenSSH: 9.2 (the system's, default) or 10 (10.0
+#                   from bookworm-backports, fetched by scripts/openssh10.sh into
+#                   the build tree; the machine's packages stay as they are)
+#   LAB_OPENSSH_CLIENT  the same for the client's ssh (default 9.2): 10 puts the
+#                   extracted ssh first in PATH inside lab_c
 # After lab_up: LAB_DIR, LAB_C/LAB_R/LAB_S (namespace names), LAB_SSH_CONFIG
-# (Host "lab" = the server, key login as root), LAB_SERVER_IP, LAB_KEY.
+# (Host "lab" = the server, key login as root), LAB_SERVER_IP, LAB_KEY,
+# LAB_SSHD (the sshd binary of LAB_OPENSSH), LAB_SSHD_PATHS (the lines a private
+# sshd_config of that version needs), LAB_SSHD_VERSION ("9.2" or "10.0").
 
 LAB_SERVER_IP=203.0.113.2
 LAB_CLIENT_IP=192.0.2.2
@@ -32,7 +54,13 @@ LAB_ROUTER_CIP=192.0.2.1
 LAB_ROUTER_SIP=203.0.113.1
 
 lab_log() { [ -n "${LAB_QUIET:-}" ] || echo "lab: $*" >&2; }
-lab_c() { ip netns exec "$LAB_C" "$@"; }
+lab_c() {
+	if [ -n "${LAB_CLIENT_PATH:-}" ]; then
+		ip netns exec "$LAB_C" env PATH="$LAB_CLIENT_PATH:$PATH" "$@"
+	else
+		ip netns exec "$LAB_C" "$@"
+	fi
+}
 lab_r() { ip netns exec "$LAB_R" "$@"; }
 lab_s() { ip netns exec "$LAB_S" "$@"; }
 
@@ -50,6 +78,36 @@ lab_require() {
 	done
 }
 
+# Picks the sshd (and maybe ssh) binaries of LAB_OPENSSH / LAB_OPENSSH_CLIENT.
+lab_openssh() {
+	LAB_SSHD=/usr/sbin/sshd LAB_SSHD_PATHS="" LAB_CLIENT_PATH=""
+	local want="${LAB_OPENSSH:-9.2}" wantc="${LAB_OPENSSH_CLIENT:-9.2}" dir=""
+	case "$want" in 9.2 | 10 | 10.0) ;; *)
+		echo "lab: FAIL: LAB_OPENSSH=$want (want 9.2 or 10)" >&2; return 1 ;; esac
+	case "$wantc" in 9.2 | 10 | 10.0) ;; *)
+		echo "lab: FAIL: LAB_OPENSSH_CLIENT=$wantc (want 9.2 or 10)" >&2; return 1 ;; esac
+	if [ "$want" != 9.2 ] || [ "$wantc" != 9.2 ]; then
+		dir=$("$(dirname "${BASH_SOURCE[0]}")/../../scripts/openssh10.sh") || {
+			echo "lab: FAIL: OpenSSH 10 not available (scripts/openssh10.sh)" >&2
+			return 1
+		}
+	fi
+	if [ "$want" != 9.2 ]; then
+		LAB_SSHD="$dir/usr/sbin/sshd"
+		# 10.0 execs these from compiled-in paths that are not on this machine.
+		LAB_SSHD_PATHS="SshdSessionPath $dir/usr/lib/openssh/sshd-session
+SshdAuthPath $dir/usr/lib/openssh/sshd-auth
+Subsystem sftp $dir/usr/lib/openssh/sftp-server"
+	fi
+	[ "$wantc" != 9.2 ] && LAB_CLIENT_PATH="$dir/usr/bin"
+	LAB_SSHD_VERSION=$("$LAB_SSHD" -V 2>&1 | sed -n 's/^OpenSSH_\([0-9]*\.[0-9]*\).*/\1/p' | head -1)
+	[ -n "$LAB_SSHD_VERSION" ] || {
+		echo "lab: FAIL: $LAB_SSHD -V printed no OpenSSH version" >&2
+		return 1
+	}
+	export LAB_SSHD LAB_SSHD_PATHS LAB_CLIENT_PATH LAB_SSHD_VERSION
+}
+
 lab_nft_rules() {
 	local expiry_rule="ct state invalid drop"
 	[ "${LAB_EXPIRY:-drop}" = reset ] &&
@@ -59,6 +117,12 @@ lab_nft_rules() {
 	drop) fw_rule="ip daddr $LAB_SERVER_IP tcp dport 22 drop" ;;
 	reject) fw_rule="ip daddr $LAB_SERVER_IP tcp dport 22 reject with tcp reset" ;;
 	esac
+	local rl_rule=""
+	if [ -n "${LAB_RATELIMIT:-}" ]; then
+		local rl_n="${LAB_RATELIMIT%%/*}" rl_verdict="drop"
+		[ "${LAB_RATELIMIT_MODE:-drop}" = reject ] && rl_verdict="reject with tcp reset"
+		rl_rule="ip daddr $LAB_SERVER_IP tcp dport 22 ct state new limit rate over $LAB_RATELIMIT burst $rl_n packets $rl_verdict"
+	fi
 	local icmp_rule=""
 	[ "${LAB_ICMP_FRAG:-allow}" = drop ] && icmp_rule="icmp type destination-unreachable icmp code frag-needed drop"
 	local dns_rule=""
@@ -70,6 +134,7 @@ table inet lab {
 		type filter hook forward priority 0; policy accept;
 		$icmp_rule
 		$fw_rule
+		$rl_rule
 		$expiry_rule
 	}
 	chain input_f {
@@ -119,7 +184,14 @@ lab_net_up() {
 	lab_set_timeout "${LAB_CT_TIMEOUT:-20}" || return 1
 	lab_r sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 || return 1
 	lab_netem || return 1
+	lab_nat_knob || return 1
 	lab_dns
+}
+
+lab_nat_knob() {
+	[ "${LAB_NAT:-masquerade}" = none ] || return 0
+	lab_r nft delete table ip labnat || return 1
+	ip -n "$LAB_S" route add 192.0.2.0/24 via "$LAB_ROUTER_SIP"
 }
 
 lab_netem() {
@@ -185,8 +257,19 @@ lab_keys_and_configs() {
 	ssh-keygen -q -t ed25519 -N '' -f "$LAB_DIR/id_client" -C lab-client || return 1
 	cp "$LAB_DIR/id_client.pub" "$LAB_DIR/authorized_keys"
 	LAB_KEY="$LAB_DIR/id_client"
+	local auth_lines="" lab_user=root
+	lab_server_passwd || return 1
+	if [ "${LAB_AUTH:-key}" = password ]; then
+		lab_password_user || return 1
+		lab_user="$LAB_PW_USER"
+		auth_lines="PasswordAuthentication yes
+PubkeyAuthentication no
+AllowUsers $LAB_PW_USER"
+	fi
 	cat >"$LAB_DIR/sshd_config" <<CONF
+${LAB_SSHD_PATHS:-}
 ${LAB_SSHD_EXTRA:-}
+$auth_lines
 ListenAddress 0.0.0.0:22
 HostKey $LAB_DIR/hostkey
 AuthorizedKeysFile $LAB_DIR/authorized_keys
@@ -202,7 +285,7 @@ CONF
 	cat >"$LAB_SSH_CONFIG" <<CONF
 Host lab
 	HostName $LAB_SERVER_IP
-	User root
+	User $lab_user
 	Port 22
 Host *
 	IdentityFile $LAB_DIR/id_client
@@ -217,10 +300,40 @@ CONF
 	mkdir -p "$LAB_DIR/home" "$LAB_DIR/state"
 }
 
+# The server namespace's own passwd (ip netns exec bind-mounts /etc/netns/LAB_S/passwd):
+# root's home is an empty directory of the lab, so a login runs none of this
+# machine's dotfiles (a pyenv init in /root/.bashrc, which bash reads for ssh
+# commands, took 60 s per session under 50 concurrent logins and failed CI).
+lab_server_passwd() {
+	local etc="/etc/netns/$LAB_S"
+	mkdir -p "$LAB_DIR/srvroot" "$etc" || return 1
+	chmod 700 "$LAB_DIR/srvroot"
+	awk -F: -v OFS=: -v h="$LAB_DIR/srvroot" '$3 == 0 { $6 = h } { print }' /etc/passwd >"$etc/passwd" || return 1
+	chmod 644 "$etc/passwd"
+}
+
+# A user only the server namespace knows (see LAB_AUTH): one line more in the
+# namespace's passwd and a shadow file with only that user, in /etc/netns/LAB_S.
+lab_password_user() {
+	LAB_PW_USER=sdlab LAB_PW_UID=4242
+	LAB_PASSWORD="lab-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+	if getent passwd "$LAB_PW_USER" >/dev/null || getent passwd "$LAB_PW_UID" >/dev/null; then
+		echo "lab: FAIL: user $LAB_PW_USER or uid $LAB_PW_UID exists on this machine" >&2
+		return 1
+	fi
+	local hash etc="/etc/netns/$LAB_S"
+	hash=$(openssl passwd -6 "$LAB_PASSWORD") || return 1
+	mkdir -p "$LAB_DIR/pwhome" "$etc" || return 1
+	chown "$LAB_PW_UID:65534" "$LAB_DIR/pwhome"
+	echo "$LAB_PW_USER:x:$LAB_PW_UID:65534:sshdoctor lab:$LAB_DIR/pwhome:/bin/sh" >>"$etc/passwd" || return 1
+	(umask 077 && echo "$LAB_PW_USER:$hash:19000:0:99999:7:::" >"$etc/shadow") || return 1
+	export LAB_PW_USER	# LAB_PASSWORD stays unexported: no environ of a child holds it
+}
+
 lab_sshd_start() {
 	mkdir -p /run/sshd
-	/usr/sbin/sshd -t -f "$LAB_DIR/sshd_config" || return 1
-	lab_s /usr/sbin/sshd -f "$LAB_DIR/sshd_config" -E "$LAB_DIR/sshd.log" || return 1
+	"$LAB_SSHD" -t -f "$LAB_DIR/sshd_config" || return 1
+	lab_s "$LAB_SSHD" -f "$LAB_DIR/sshd_config" -E "$LAB_DIR/sshd.log" || return 1
 	local i
 	for i in $(seq 1 100); do
 		[ -s "$LAB_DIR/sshd.pid" ] && return 0
@@ -238,6 +351,7 @@ lab_sshd_stop() {
 # Brings the lab up; on any failure tears it down and returns 1.
 lab_up() {
 	lab_require || return 1
+	lab_openssh || return 1
 	LAB_ID="sd$$x$(printf '%04x' $((RANDOM)))"
 	LAB_C="${LAB_ID}c" LAB_R="${LAB_ID}r" LAB_S="${LAB_ID}s"
 	LAB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sshdoctor-lab.XXXXXX")"
@@ -253,7 +367,7 @@ lab_up() {
 		return 1
 	fi
 	export LAB_SSH_CONFIG LAB_KEY
-	lab_log "up: $LAB_ID (conntrack ${LAB_CT_TIMEOUT:-20}s, expiry ${LAB_EXPIRY:-drop}) in $LAB_DIR"
+	lab_log "up: $LAB_ID (OpenSSH $LAB_SSHD_VERSION, conntrack ${LAB_CT_TIMEOUT:-20}s, expiry ${LAB_EXPIRY:-drop}) in $LAB_DIR"
 }
 
 # Idempotent: kills every process in the lab's namespaces, deletes them and the files.
@@ -282,4 +396,15 @@ lab_setup() {
 	trap 'lab_down' EXIT
 	trap 'lab_down; exit 130' INT TERM
 	lab_up
+}
+
+# Moves the client to another address on the same link (a DHCP renewal that
+# changed it, a new Wi-Fi): old connections keep a source address that is gone.
+lab_client_readdress() {
+	local new="$1" old
+	old=$(ip -n "$LAB_C" -4 -o addr show dev eth0 | awk '{print $4}' | head -1)
+	[ -n "$old" ] && ip -n "$LAB_C" addr del "$old" dev eth0
+	ip -n "$LAB_C" addr add "$new/24" dev eth0 || return 1
+	ip -n "$LAB_C" route replace 203.0.113.0/24 via "$LAB_ROUTER_CIP" &&
+		ip -n "$LAB_C" route replace 198.51.100.0/24 via "$LAB_ROUTER_CIP"
 }

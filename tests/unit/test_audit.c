@@ -234,11 +234,14 @@ static void test_parse_remote(void **state)
 	char *err = NULL;
 	base(&f);
 	strcpy(f.server_config, "srv:/etc/ssh/sshd_config");
-	assert_int_equal(audit_parse_remote("@@version OpenSSH_8.1p1 Ubuntu\n"
+	assert_int_equal(audit_parse_remote("@@who bob 192.0.2.2\n@@version OpenSSH_8.1p1 Ubuntu\n"
 					    "@@sysctl tcp_keepalive_time 600\n@@sshdT \n"
 					    "clientaliveinterval 30\nclientalivecountmax 0\nusedns yes\n"
-					    "@@rc 0\n@@file\nUseDNS yes\nClientAliveInterval 30\n",
+					    "@@rc 0\n@@file\n\nUseDNS yes\nClientAliveInterval 10\n"
+					    "Match User bob\n  ClientAliveInterval 30\n",
 					    &f, &err), 0);
+	assert_string_equal(f.server_user, "user=bob,host=192.0.2.2,addr=192.0.2.2");
+	assert_string_equal(f.cai.block, "Match User bob (srv:/etc/ssh/sshd_config:4)");
 	assert_string_equal(f.server_source, "remote sshd -T -C");
 	assert_int_equal(f.cai.v, 30);
 	assert_int_equal(f.cacm.v, 0);
@@ -246,7 +249,7 @@ static void test_parse_remote(void **state)
 	assert_int_equal(f.ka_time, 600);
 	assert_int_equal(f.smajor, 8);
 	assert_int_equal(f.sminor, 1);
-	assert_string_equal(f.cai.origin, "srv:/etc/ssh/sshd_config:2");
+	assert_string_equal(f.cai.origin, "srv:/etc/ssh/sshd_config:5");	/* empty lines count */
 	/* < 8.2: ClientAliveCountMax 0 kills idle sessions at the first probe */
 	struct report r;
 	report_init(&r, "audit");
@@ -273,6 +276,113 @@ static void test_parse_remote(void **state)
 	free(err);
 }
 
+/* Client ServerAliveCountMax: clientloop.c server_alive_check() exits when the
+ * counter, raised before each keepalive, exceeds CountMax: 0 ends every idle
+ * session after one interval (no 8.2 "never" rule on the client). */
+static void test_client_countmax(void **state)
+{
+	(void)state;
+	struct audit_facts f;
+	struct report r;
+	base(&f);
+	f.sai.v = 30;
+	f.sacm.v = 0;
+	report_init(&r, "audit");
+	audit_analyse(&f, &r);
+	assert_null(report_find(&r, "client.keepalive.ok"));
+	const struct finding *c = get(&r, "client.keepalive.countmax-too-low");
+	assert_int_equal(c->sev, SEV_WARNING);
+	assert_non_null(strstr(c->title, "every session idle for 30s"));
+	assert_true(has_fix_line(c, "ServerAliveInterval 30"));	/* the good interval stays */
+	assert_true(has_fix_line(c, "ServerAliveCountMax 3"));
+	assert_int_equal(json_object_get_int(meas(&r, "detection_s.client")), 30);
+	report_free(&r);
+
+	/* 4 x 2 = 8 s to answer: one lost reply (TCP backs off 1+2+4+8 s) kills it */
+	base(&f);
+	f.sai.v = 4;
+	f.sacm.v = 2;
+	report_init(&r, "audit");
+	audit_analyse(&f, &r);
+	c = get(&r, "client.keepalive.countmax-too-low");
+	assert_true(has_fix_line(c, "ServerAliveCountMax 4"));
+	report_free(&r);
+
+	/* 5 x 3 = 15 s: enough */
+	f.sai.v = 5;
+	f.sacm.v = 3;
+	report_init(&r, "audit");
+	audit_analyse(&f, &r);
+	assert_int_equal(get(&r, "client.keepalive.ok")->sev, SEV_OK);
+	report_free(&r);
+
+	/* the prescription for a short interval must itself pass the rule */
+	for (long iv = 1; iv <= 60; iv++) {
+		assert_false(audit_client_countmax_low(iv, audit_prescribed_countmax(iv)));
+		assert_true(audit_prescribed_countmax(iv) >= 3);
+	}
+	assert_true(audit_client_countmax_low(60, 0));
+	assert_false(audit_client_countmax_low(0, 0));	/* off is client.keepalive.off */
+	assert_int_equal(audit_prescribed_countmax(2), 8);
+	/* sshd's rule differs: 0 = never since 8.2, the client has no such case */
+	assert_int_equal(audit_detection(30, 0, 0, 9, 2), 30);
+	assert_int_equal(audit_detection(30, 0, 1, 9, 2), -1);
+}
+
+/* A value nobody wrote: Debian's BatchMode default is named, not "default". */
+static void test_batchmode_origin(void **state)
+{
+	(void)state;
+	struct audit_facts f;
+	struct report r;
+	base(&f);
+	f.sai.v = 300;
+	strcpy(f.sai.origin, AUDIT_ORIGIN_BATCHMODE);
+	report_init(&r, "audit");
+	audit_analyse(&f, &r);
+	const struct finding *c = get(&r, "client.keepalive.too-long");
+	int named = 0;
+	for (size_t i = 0; i < c->evidence.n; i++)
+		named |= strstr(c->evidence.v[i], "ServerAliveInterval 300 (Debian's default when "
+				"BatchMode yes)") != NULL;
+	assert_true(named);
+	assert_string_equal(json_object_get_string(meas(&r, "client.origin.serveraliveinterval")),
+			    AUDIT_ORIGIN_BATCHMODE);
+	report_free(&r);
+}
+
+/* The Match block a server value comes from is named in the finding and JSON. */
+static void test_match_block(void **state)
+{
+	(void)state;
+	struct audit_facts f;
+	struct report r;
+	base(&f);
+	f.cai.v = 600;
+	strcpy(f.cai.origin, "/etc/ssh/sshd_config:12");
+	strcpy(f.cai.block, "Match User bob (/etc/ssh/sshd_config:11)");
+	strcpy(f.server_source, "sshd -T -C");
+	strcpy(f.server_user, "user=bob,host=192.0.2.2,addr=192.0.2.2");
+	report_init(&r, "audit");
+	audit_analyse(&f, &r);
+	const struct finding *s = get(&r, "server.keepalive.too-long");
+	int named = 0, spec = 0;
+	for (size_t i = 0; i < s->evidence.n; i++) {
+		named |= strstr(s->evidence.v[i], "set for this user by Match User bob "
+				"(/etc/ssh/sshd_config:11): change it inside that block") != NULL;
+		spec |= strstr(s->evidence.v[i], "sshd -T -C user=bob,host=192.0.2.2") != NULL;
+	}
+	assert_true(named && spec);
+	assert_string_equal(json_object_get_string(meas(&r, "server.match.clientaliveinterval")),
+			    "Match User bob (/etc/ssh/sshd_config:11)");
+	assert_null(meas(&r, "server.match.clientalivecountmax"));
+	assert_string_equal(json_object_get_string(meas(&r, "server.connection")),
+			    "user=bob,host=192.0.2.2,addr=192.0.2.2");
+	/* the fix goes to the file holding the winning line */
+	assert_string_equal(s->fixes[0].where, "/etc/ssh/sshd_config");
+	report_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +393,9 @@ int main(void)
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_parse_remote),
+		cmocka_unit_test(test_client_countmax),
+		cmocka_unit_test(test_batchmode_origin),
+		cmocka_unit_test(test_match_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

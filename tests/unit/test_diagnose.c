@@ -142,6 +142,72 @@ static void test_logs_causes(void **state)
 	report_free(&r);
 }
 
+/* The login hangs in kex, a small kex logs in: the black hole comes first, even
+ * before a critical idle timeout measured through the small-kex session; an
+ * unexplained stall is an establishment failure, never an auth one. */
+static void test_kex_blackhole_first(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	idle_measure(&r, 1, 20, 21, "silent-drop");
+	report_add(&r, SEV_CRITICAL, "path.idle-timeout", "idle flows forgotten after 20-21 s");
+	report_add(&r, SEV_WARNING, "login.kex-stalled", "the login hung in the key exchange");
+	struct finding *f = report_add(&r, SEV_CRITICAL, "login.mtu-blackhole", "MTU black hole");
+	struct fix *x = finding_fix(f, "~/.ssh/config (interim, until the path is fixed)");
+	fix_line(x, "Host lab");
+	fix_line(x, "    KexAlgorithms curve25519-sha256");
+	diagnose(&r, &d);
+	assert_true(d.ncauses >= 2);
+	assert_string_equal(d.causes[0].id, "cause.mtu-blackhole");
+	assert_int_equal(d.causes[0].conf, CONF_HIGH);
+	char *s = diagnosis_summary(&d, &r);
+	assert_non_null(strstr(s, "KexAlgorithms curve25519-sha256"));
+	free(s);
+	diagnosis_free(&d);
+	report_free(&r);
+
+	report_init(&r, "doctor");
+	report_add(&r, SEV_CRITICAL, "login.kex-stalled", "the login hung in the key exchange");
+	diagnose(&r, &d);
+	assert_int_equal(d.ncauses, 1);
+	assert_string_equal(d.causes[0].id, "cause.establishment");
+	assert_non_null(strstr(d.causes[0].title, "key exchange"));
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
+/* sshd's ChannelTimeout closed them: the server's policy, not a middlebox. */
+static void test_server_idle_policy(void **state)
+{
+	(void)state;
+	struct report r;
+	struct diagnosis d = { 0 };
+	report_init(&r, "doctor");
+	idle_measure(&r, 1, 18, 19, "closed");
+	json_object_object_add(json_object_object_get(r.measurements, "idle"), "closed_by",
+			       json_object_new_string("server"));
+	struct finding *f = report_add(&r, SEV_CRITICAL, "server.idle-policy",
+				       "sshd closes SSH sessions idle for 20 s itself");
+	fix_line(finding_fix(f, "/etc/ssh/sshd_config (server)"), "ChannelTimeout session*=0");
+	report_add(&r, SEV_INFO, "path.idle-timeout", "No path idle timeout seen below 18 s");
+	struct finding *c = report_add(&r, SEV_WARNING, "client.keepalive.off", "ServerAliveInterval is 0");
+	fix_line(finding_fix(c, "~/.ssh/config"), "ServerAliveInterval 9");
+	diagnose(&r, &d);
+	assert_true(d.ncauses >= 1);
+	assert_string_equal(d.causes[0].id, "cause.server-idle-policy");
+	assert_int_equal(d.causes[0].conf, CONF_HIGH);
+	for (size_t i = 0; i < d.ncauses; i++)
+		assert_string_not_equal(d.causes[i].id, "cause.idle-timeout");
+	char *s = diagnosis_summary(&d, &r);
+	assert_non_null(strstr(s, "ChannelTimeout session*=0"));
+	assert_null(strstr(s, "ServerAliveInterval"));
+	free(s);
+	diagnosis_free(&d);
+	report_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +216,8 @@ int main(void)
 		cmocka_unit_test(test_establishment_stops_everything),
 		cmocka_unit_test(test_loss_without_timeout),
 		cmocka_unit_test(test_mtu_outranks_loss),
+		cmocka_unit_test(test_kex_blackhole_first),
+		cmocka_unit_test(test_server_idle_policy),
 		cmocka_unit_test(test_logs_causes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

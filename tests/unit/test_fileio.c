@@ -74,6 +74,27 @@ static void test_replace_keeps_mode(void **state)
 	free(p);
 }
 
+/* fchown clears setuid/setgid: the owner is set first, then the mode. */
+static void test_replace_keeps_setid_and_owner(void **state)
+{
+	(void)state;
+	assert_int_equal(geteuid(), 0);	/* chown to another user needs root */
+	char *p = put("sid", "one\n", 0600);
+	assert_int_equal(chown(p, 65534, 65534), 0);
+	assert_int_equal(chmod(p, 06755), 0);
+	struct file_snap s;
+	char *err = NULL;
+	assert_int_equal(file_snap_read(&s, p, &err), 0);
+	assert_int_equal(fileio_replace(&s, "two\n", 4, 0600, &err), 0);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 06755);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	file_snap_free(&s);
+	free(p);
+}
+
 static void test_abort_when_changed(void **state)
 {
 	(void)state;
@@ -172,7 +193,7 @@ static void test_rollback(void **state)
 	struct changeset cs;
 	assert_int_equal(changeset_begin(&cs, "test", &err), 0);
 	assert_int_equal(changeset_write(&cs, &s, "after\n", 6, 0600, &err), 0);
-	assert_int_equal(changeset_rollback(&cs, &err), 0);
+	assert_int_equal(changeset_rollback(&cs, NULL, &err), 0);
 	changeset_free(&cs);
 	char *d = slurp(p);
 	assert_string_equal(d, "before\n");
@@ -197,7 +218,7 @@ static void test_failed_write_not_rolled_back(void **state)
 	assert_int_equal(changeset_write(&cs, &s, "ours\n", 5, 0600, &err), -1);
 	free(err);
 	err = NULL;
-	assert_int_equal(changeset_rollback(&cs, &err), 0);
+	assert_int_equal(changeset_rollback(&cs, NULL, &err), 0);
 	changeset_free(&cs);
 	char *d = slurp(p);
 	assert_string_equal(d, "someone else's\n");
@@ -218,22 +239,134 @@ static void test_diff(void **state)
 	d = fileio_diff("/same", "q\n", "q\n");
 	assert_string_equal(d, "");
 	free(d);
-	char h1[17], h2[17];
+	char h1[FILEIO_HASH_HEX], h2[FILEIO_HASH_HEX];
 	fileio_hash("abc", 3, h1);
 	fileio_hash("abd", 3, h2);
 	assert_string_not_equal(h1, h2);
+}
+
+/* What an interrupted run leaves: an entry recorded, its file never written
+ * ("written": false, the original bytes still there). Undo skips it and
+ * restores the rest instead of refusing the whole set. */
+static void test_undo_skips_unwritten(void **state)
+{
+	(void)state;
+	char *p1 = put("u1", "one\n", 0600);
+	char *p2 = put("u2", "two\n", 0600);
+	struct file_snap s1, s2;
+	char *err = NULL;
+	assert_int_equal(file_snap_read(&s1, p1, &err), 0);
+	assert_int_equal(file_snap_read(&s2, p2, &err), 0);
+	struct changeset cs;
+	assert_int_equal(changeset_begin(&cs, "test", &err), 0);
+	assert_int_equal(changeset_write(&cs, &s1, "ONE\n", 4, 0600, &err), 0);
+	assert_int_equal(changeset_write(&cs, &s2, "TWO\n", 4, 0600, &err), 0);
+	/* the second write "never happened": original bytes, entry unwritten */
+	free(put("u2", "two\n", 0600));
+	struct json_object *files = json_object_object_get(cs.manifest, "files");
+	json_object_object_add(json_object_array_get_idx(files, 1), "written",
+			       json_object_new_boolean(0));
+	char *mpath = xasprintf("%s/manifest.json", cs.dir);
+	assert_int_equal(json_object_to_file_ext(mpath, cs.manifest, JSON_C_TO_STRING_PRETTY), 0);
+	free(mpath);
+	changeset_free(&cs);	/* interrupted: never marked complete */
+
+	struct strbuf log = { 0 };
+	assert_int_equal(fileio_undo_last(&log, &err), 0);
+	char *d = slurp(p1);
+	assert_string_equal(d, "one\n");
+	free(d);
+	d = slurp(p2);
+	assert_string_equal(d, "two\n");
+	free(d);
+	assert_non_null(strstr(log.buf, "skipped"));
+	sb_free(&log);
+	file_snap_free(&s1);
+	file_snap_free(&s2);
+	free(p1);
+	free(p2);
+}
+
+/* A rollback that cannot put a file back is not "undone": it says which file
+ * is left how, and --undo can still finish it later. */
+static void test_failed_rollback_not_undone(void **state)
+{
+	(void)state;
+	char *p = put("f", "orig\n", 0600);
+	struct file_snap s;
+	char *err = NULL;
+	assert_int_equal(file_snap_read(&s, p, &err), 0);
+	struct changeset cs;
+	assert_int_equal(changeset_begin(&cs, "test", &err), 0);
+	assert_int_equal(changeset_write(&cs, &s, "new\n", 4, 0600, &err), 0);
+	char *backup = xasprintf("%s/0.orig", cs.dir);
+	char *hidden = xasprintf("%s/0.hidden", cs.dir);
+	assert_int_equal(rename(backup, hidden), 0);	/* the backup is gone */
+	struct strbuf log = { 0 };
+	sb_adds(&log, "");
+	assert_int_equal(changeset_rollback(&cs, &log, &err), -1);
+	assert_non_null(strstr(err, p));
+	assert_non_null(strstr(log.buf, "left as sshdoctor wrote it"));
+	free(err);
+	err = NULL;
+	assert_false(json_object_get_boolean(json_object_object_get(cs.manifest, "undone")));
+	changeset_free(&cs);
+	/* with the backup back, undo finishes the job */
+	assert_int_equal(rename(hidden, backup), 0);
+	sb_reset(&log);
+	assert_int_equal(fileio_undo_last(&log, &err), 0);
+	char *d = slurp(p);
+	assert_string_equal(d, "orig\n");
+	free(d);
+	sb_free(&log);
+	free(backup);
+	free(hidden);
+	file_snap_free(&s);
+	free(p);
+}
+
+/* A real digest: SHA-256 of "abc" (FIPS 180-2 test vector). */
+static void test_sha256(void **state)
+{
+	(void)state;
+	char h[FILEIO_HASH_HEX];
+	fileio_hash("abc", 3, h);
+	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* The paths --fix can choose, and nothing else. */
+static void test_path_plausible(void **state)
+{
+	(void)state;
+	assert_true(fileio_path_plausible("client", 0, "/root/.ssh/config"));
+	assert_true(fileio_path_plausible("client", 0, "/img/home/a/.ssh/config"));
+	assert_false(fileio_path_plausible("client", 0, "/etc/passwd"));
+	assert_false(fileio_path_plausible("client", 0, "/root/.ssh/../../etc/.ssh/config"));
+	assert_true(fileio_path_plausible("client", 1, "/srv/cfgB"));
+	assert_true(fileio_path_plausible("server", 0, "/etc/ssh/sshd_config"));
+	assert_true(fileio_path_plausible("server", 0, "/etc/ssh/sshd_config.d/00-sshdoctor.conf"));
+	assert_false(fileio_path_plausible("server", 0, "/etc/shadow"));
+	assert_true(fileio_path_plausible("kernel", 0, "/etc/sysctl.d/90-sshdoctor-keepalive.conf"));
+	assert_false(fileio_path_plausible("kernel", 1, "/etc/sysctl.d/99-other.conf"));
+	assert_false(fileio_path_plausible("other", 1, "/etc/ssh/sshd_config"));
+	assert_false(fileio_path_plausible("client", 1, "relative/config"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replace_keeps_mode),
+		cmocka_unit_test(test_replace_keeps_setid_and_owner),
 		cmocka_unit_test(test_abort_when_changed),
 		cmocka_unit_test(test_changeset_undo),
 		cmocka_unit_test(test_undo_refuses_foreign_edit),
 		cmocka_unit_test(test_rollback),
 		cmocka_unit_test(test_failed_write_not_rolled_back),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_undo_skips_unwritten),
+		cmocka_unit_test(test_failed_rollback_not_undone),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_path_plausible),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

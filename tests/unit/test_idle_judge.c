@@ -8,10 +8,10 @@
 #include "idle.h"
 
 static struct isc_probe probes[] = {
-	{ 2000, 2000, IR_ALIVE, 0, 0 },
-	{ 70400, 71000, IR_SILENT, 0, 0 },
-	{ 69500, 72000, IR_ALIVE, 0, 0 },
-	{ 70100, 72000, IR_SILENT, 0, 0 },
+	{ 2000, 2000, IR_ALIVE, 0, 0, 0 },
+	{ 70400, 71000, IR_SILENT, 0, 0, 0 },
+	{ 69500, 72000, IR_ALIVE, 0, 0, 0 },
+	{ 70100, 72000, IR_SILENT, 0, 0, 0 },
 };
 
 static struct idle_result found(long client_interval, int64_t ka)
@@ -189,6 +189,69 @@ static void test_safe_interval(void **state)
 	assert_int_equal(idle_via_parse("udp", &v), -1);
 }
 
+/* Deaths by sshd's channel close: the server, not the path; no keepalive fix. */
+static void test_server_closed(void **state)
+{
+	(void)state;
+	struct idle_result res = found(0, 0);
+	res.expiry = IR_CLOSED;
+	res.nchanclose = 2;
+	res.nunprompted = 2;
+	struct report r = judge(&res);
+	const struct finding *s = report_find(&r, "server.idle-policy");
+	assert_non_null(s);
+	assert_int_equal(s->sev, SEV_CRITICAL);
+	assert_false(has_line(s, "ServerAliveInterval 34"));
+	const struct finding *p = report_find(&r, "path.idle-timeout");
+	assert_non_null(p);
+	assert_int_equal(p->sev, SEV_INFO);
+	assert_int_equal(p->nfixes, 0);
+	struct json_object *m = json_object_object_get(r.measurements, "idle");
+	assert_string_equal(json_object_get_string(json_object_object_get(m, "closed_by")), "server");
+	report_free(&r);
+
+	/* the same bracket, silent drops at the probes: the path */
+	res = found(0, 0);
+	r = judge(&res);
+	assert_null(report_find(&r, "server.idle-policy"));
+	assert_int_equal(report_find(&r, "path.idle-timeout")->sev, SEV_CRITICAL);
+	m = json_object_object_get(r.measurements, "idle");
+	assert_string_equal(json_object_get_string(json_object_object_get(m, "closed_by")), "path");
+	report_free(&r);
+
+	/* bare FINs while idle, nothing readable: unknown, and no path verdict */
+	res = found(0, 0);
+	res.expiry = IR_CLOSED;
+	res.nfin = 2;
+	res.nunprompted = 2;
+	r = judge(&res);
+	assert_non_null(report_find(&r, "idle.close-unattributed"));
+	assert_int_equal(report_find(&r, "path.idle-timeout")->sev, SEV_INFO);
+	report_free(&r);
+
+	/* sshd's channel closes are decisive even when the bracket did not settle
+	 * (a loaded client answered a probe past the death age: inconsistent) */
+	res = found(0, 0);
+	res.done = ISC_INCONSISTENT;
+	res.expiry = IR_CLOSED;
+	res.ndead = 3;
+	res.nchanclose = 3;
+	res.nunprompted = 3;
+	r = judge(&res);
+	assert_int_equal(report_find(&r, "server.idle-policy")->sev, SEV_CRITICAL);
+	assert_null(report_find(&r, "path.inconsistent"));
+	assert_false(r.unknown);
+	m = json_object_object_get(r.measurements, "idle");
+	assert_string_equal(json_object_get_string(json_object_object_get(m, "closed_by")), "server");
+	report_free(&r);
+
+	/* one channel close among silent deaths is not decisive */
+	res.nchanclose = 1;
+	r = judge(&res);
+	assert_null(json_object_object_get(json_object_object_get(r.measurements, "idle"), "closed_by"));
+	report_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_not_found_keepalive_inconsistent),
 		cmocka_unit_test(test_setup_failure),
 		cmocka_unit_test(test_safe_interval),
+		cmocka_unit_test(test_server_closed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

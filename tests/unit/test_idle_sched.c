@@ -12,6 +12,7 @@
 
 #include "idle_sched.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define HS_MS 300	/* handshake */
 #define RTT_MS 20
 #define PT_MS 1000	/* probe timeout */
@@ -23,12 +24,17 @@ struct sim {
 	int late_every;		/* every Nth answer arrives after the timeout (loss) */
 	int die_every;		/* every Nth probe dies regardless of age (broken path) */
 	int fail_connect;
+	int kern;		/* the kernel judges silence (TCP_INFO via the relay) */
+	int64_t open_at;	/* first open (ms after the origin) */
+	int64_t hs_ms;		/* handshake time (0: HS_MS) */
+	int64_t late_ms;	/* every wake-up this much after the time asked for */
 	/* per connection */
 	int64_t ready_at[ISC_MAX_CONNS];	/* handshake completes */
 	int64_t answer_at[ISC_MAX_CONNS];	/* pending echo */
 	int64_t reset_at[ISC_MAX_CONNS];	/* pending RST */
 	int64_t path_since[ISC_MAX_CONNS];	/* last traffic the middlebox saw */
 	int64_t ka_at[ISC_MAX_CONNS];		/* next server keepalive */
+	int64_t silent_at[ISC_MAX_CONNS];	/* kernel: retransmitted, never acked */
 	int nprobe;
 	int max_hs;
 };
@@ -49,6 +55,8 @@ static int64_t sim_events(struct sim *w, struct idle_sched *s, int64_t now)
 				isched_connect_failed(s, i, now);
 			} else {
 				isched_connected(s, i, now);
+				if (w->kern)
+					isched_kernel(s, i);
 				w->path_since[i] = now;
 				w->ka_at[i] = w->ka ? now + w->ka : 0;
 			}
@@ -64,6 +72,10 @@ static int64_t sim_events(struct sim *w, struct idle_sched *s, int64_t now)
 			w->reset_at[i] = 0;
 			isched_dead(s, i, IR_RESET, now);
 		}
+		if (w->silent_at[i] && w->silent_at[i] <= now) {
+			w->silent_at[i] = 0;
+			isched_silent(s, i, now);
+		}
 		/* the server's keepalive refreshes the path while it is still alive */
 		if (w->ka_at[i] && w->ka_at[i] <= now) {
 			if ((w->T == 0 || now - w->path_since[i] < w->T) &&
@@ -75,8 +87,9 @@ static int64_t sim_events(struct sim *w, struct idle_sched *s, int64_t now)
 				w->ka_at[i] = 0;
 			}
 		}
-		int64_t e[] = { w->ready_at[i], w->answer_at[i], w->reset_at[i], w->ka_at[i] };
-		for (size_t k = 0; k < 4; k++)
+		int64_t e[] = { w->ready_at[i], w->answer_at[i], w->reset_at[i], w->ka_at[i],
+				w->silent_at[i] };
+		for (size_t k = 0; k < 5; k++)
 			if (e[k])
 				next = min64(next, e[k]);
 	}
@@ -95,22 +108,26 @@ static void sim_probe(struct sim *w, int i, int64_t now)
 		w->answer_at[i] = now + RTT_MS;
 	else if (w->reset)
 		w->reset_at[i] = now + RTT_MS / 2;
+	else if (w->kern)
+		w->silent_at[i] = now + 1400;	/* RTOs 0.2 + 0.4 + 0.8 s: three retransmissions */
 	/* silent: nothing ever comes back */
 }
 
 /* Runs a whole measurement; returns the wall time in ms. */
-static int64_t run(struct sim *w, struct idle_sched *s, enum isc_method m, int64_t max_ms)
+static int64_t run_res(struct sim *w, struct idle_sched *s, enum isc_method m, int64_t max_ms,
+		       int64_t res)
 {
-	struct isc_params p = { m, 32, 4, 2000, max_ms, PT_MS };
+	struct isc_params p = { m, 32, 4, res, max_ms, PT_MS };
 	int64_t now = 1000000;	/* any origin */
 	isched_init(s, &p, now);
+	now += w->open_at;	/* the login's own time (e.g. doctor's steps before idle) */
 	for (int guard = 0; guard < 200000; guard++) {
 		int64_t next_ev = sim_events(w, s, now);
 		struct isc_action a = isched_next(s, now);
 		if (a.kind == ISC_STOP)
 			return now - s->start;
 		if (a.kind == ISC_OPEN) {
-			w->ready_at[a.conn] = now + HS_MS;
+			w->ready_at[a.conn] = now + (w->hs_ms ? w->hs_ms : HS_MS);
 			w->answer_at[a.conn] = w->reset_at[a.conn] = w->ka_at[a.conn] = 0;
 			int hs = isched_count(s, ISC_CONNECTING);
 			if (hs > w->max_hs)
@@ -125,11 +142,16 @@ static int64_t run(struct sim *w, struct idle_sched *s, enum isc_method m, int64
 			w->answer_at[a.conn] = w->reset_at[a.conn] = w->ka_at[a.conn] = 0;
 			continue;
 		}
-		int64_t until = min64(a.until, next_ev);
+		int64_t until = min64(a.until + w->late_ms, next_ev);
 		now = until > now ? until : now + 1;
 	}
 	fail_msg("scheduler did not stop");
 	return -1;
+}
+
+static int64_t run(struct sim *w, struct idle_sched *s, enum isc_method m, int64_t max_ms)
+{
+	return run_res(w, s, m, max_ms, 2000);
 }
 
 static void check_found(int64_t T, int reset)
@@ -142,12 +164,155 @@ static void check_found(int64_t T, int reset)
 	print_message("T=%lld %s: bracket (%lld, %lld] width %lld wall %lld (%.2f T) open<=%d hs<=%d\n",
 		      (long long)T, reset ? "reset" : "drop", (long long)s.lower, (long long)s.upper,
 		      (long long)width, (long long)wall, (double)wall / (double)T, s.max_open, w.max_hs);
+	if (getenv("TRACE"))
+		for (int i = 0; i < s.nprobes; i++)
+			print_message("  probe at %.2f age %.2f %s%s\n", s.probes[i].at_ms / 1000.0,
+				      s.probes[i].age_ms / 1000.0, idle_result_name(s.probes[i].res),
+				      s.probes[i].late ? " late" : "");
 	assert_int_equal(s.done, ISC_FOUND);
 	assert_true(s.lower < T && T <= s.upper);
 	assert_true(width <= allowed);
 	assert_true(wall <= T * 115 / 100 + 10000);
 	assert_true(s.max_open <= 32);
 	assert_true(w.max_hs <= 4);
+}
+
+/* Issue 14's targets with the kernel's evidence (TCP_INFO through the relay):
+ * wall <= T + 10 s, width <= max(1 s, 1% T), at 1 s resolution. */
+static void check_kern(int64_t T, int reset)
+{
+	struct sim w = { .T = T, .reset = reset, .kern = 1 };
+	struct idle_sched s;
+	int64_t wall = run_res(&w, &s, ISC_FAST, 1800000, 1000);
+	int64_t width = s.upper - s.lower;
+	int64_t allowed = T / 100 > 1000 ? T / 100 : 1000;
+	print_message("kern T=%lld %s: bracket (%lld, %lld] width %lld wall %lld (T + %.1f s) open<=%d hs<=%d\n",
+		      (long long)T, reset ? "reset" : "drop", (long long)s.lower, (long long)s.upper,
+		      (long long)width, (long long)wall, (double)(wall - T) / 1000, s.max_open, w.max_hs);
+	if (getenv("TRACE"))
+		for (int i = 0; i < s.nprobes; i++)
+			print_message("  probe at %.2f age %.2f %s%s\n", s.probes[i].at_ms / 1000.0,
+				      s.probes[i].age_ms / 1000.0, idle_result_name(s.probes[i].res),
+				      s.probes[i].late ? " late" : "");
+	assert_int_equal(s.done, ISC_FOUND);
+	assert_true(s.lower < T && T <= s.upper);
+	assert_true(width <= allowed);
+	assert_true(wall <= T + 10000);
+	assert_true(s.max_open <= 32);
+	assert_true(w.max_hs <= 4);
+}
+
+static void test_kern_targets(void **state)
+{
+	(void)state;
+	static const int64_t Ts[] = { 45000, 240000, 350000, 600000, 300000, 1200000 };
+	for (size_t i = 0; i < ARRAY_SIZE(Ts); i++) {
+		check_kern(Ts[i], 0);
+		check_kern(Ts[i], 1);
+	}
+}
+
+/* The scout steps geometrically, but never past a common default without a
+ * probe just before and just after it. */
+static void test_priors(void **state)
+{
+	(void)state;
+	struct idle_sched s;
+	struct isc_params p = { ISC_FAST, 32, 4, 1000, 3600000, 1000 };
+	isched_init(&s, &p, 0);
+	s.lower = 230000;	/* Azure's 240 s: just after it first */
+	assert_int_equal(isched_prior_target(&s), 240000 + ISC_PRIOR_AFTER_MS);
+	assert_int_equal(isched_scout_target(&s), 230000 + 230000 * 8 / 100);
+	s.upper = 240000 + ISC_PRIOR_AFTER_MS;	/* died there: just before it */
+	assert_int_equal(isched_prior_target(&s), 240000 - ISC_PRIOR_BEFORE_MS);
+	s.lower = 240000 - ISC_PRIOR_BEFORE_MS;	/* bracketed: nothing left to do */
+	assert_int_equal(isched_prior_target(&s), -1);
+	s.upper = -1;
+	s.lower = 240000 + ISC_PRIOR_AFTER_MS;	/* survived: the next default */
+	assert_int_equal(isched_prior_target(&s), 300000 + ISC_PRIOR_AFTER_MS);
+	s.upper = 299000;	/* only inside the bracket */
+	assert_int_equal(isched_prior_target(&s), -1);
+	s.upper = 400000;	/* a scout died far above AWS's 350 s */
+	s.lower = 340000;
+	assert_int_equal(isched_prior_target(&s), 350000 + ISC_PRIOR_AFTER_MS);
+	s.upper = -1;
+	s.lower = 3000;		/* small: the step floor */
+	assert_true(isched_scout_target(&s) > 3000 && isched_scout_target(&s) <= 6000);
+	assert_int_equal(isched_prior_target(&s), 240000 + ISC_PRIOR_AFTER_MS);
+	s.lower = 1790000;	/* capped by --max */
+	s.p.max_ms = 1795000;
+	assert_int_equal(isched_scout_target(&s), 1795000);
+	assert_int_equal(isched_prior_target(&s), -1);
+}
+
+/* Kernel-judged silence is firm at once, and an echo after it is a late answer
+ * (loss), not a death. */
+static void test_kern_late_answer(void **state)
+{
+	(void)state;
+	struct idle_sched s;
+	struct isc_params p = { ISC_FAST, 1, 1, 1000, 60000, 1000 };
+	isched_init(&s, &p, 0);
+	struct isc_action a = isched_next(&s, 0);
+	assert_int_equal(a.kind, ISC_OPEN);
+	isched_connected(&s, a.conn, 100);
+	isched_kernel(&s, a.conn);
+	a = isched_next(&s, 100);
+	assert_int_equal(a.kind, ISC_WAIT);
+	a = isched_next(&s, a.until);
+	assert_int_equal(a.kind, ISC_PROBE);
+	int64_t t = s.c[a.conn].probe_at;
+	/* no timeout-based suspicion while the kernel watches */
+	assert_int_equal(isched_next(&s, t + 5000).kind, ISC_WAIT);
+	assert_int_equal(s.c[a.conn].st, ISC_PROBING);
+	isched_silent(&s, a.conn, t + 5000);
+	assert_int_equal(s.c[a.conn].st, ISC_SUSPECT);
+	assert_true(s.upper >= 0);
+	isched_answer(&s, a.conn, t + 6000);
+	assert_true(s.upper < 0);
+	assert_int_equal(s.probes[0].res, IR_ALIVE);
+	assert_int_equal(s.probes[0].late, 1);
+}
+
+/* Slow logins (ssh, 3 s each) and wake-ups a few ms late, T=130 s within
+ * --max 170s: the bisect still narrows the bracket (it used to wait for a
+ * connection to reach the exact midpoint, find it a few ms past it, pass to a
+ * younger one, and so on until the deadline: askpass_idle in CI). */
+static void test_bisect_late_wakeups(void **state)
+{
+	(void)state;
+	for (int late = 0; late <= 40; late += 10) {
+		struct sim w = { .T = 130000, .kern = 1, .hs_ms = 3000, .late_ms = late };
+		struct idle_sched s;
+		int64_t wall = run_res(&w, &s, ISC_FAST, 170000, 1000);
+		print_message("late %d ms: bracket (%lld, %lld] wall %lld\n", late, (long long)s.lower,
+			      (long long)s.upper, (long long)wall);
+		assert_int_equal(s.done, ISC_FOUND);
+		assert_true(s.lower < 130000 && 130000 <= s.upper);
+		assert_true(s.upper - s.lower <= 1300);
+	}
+}
+
+/* Out of time with a confirmed bracket wider than wanted: that bracket is the
+ * answer, not "incomplete" (one connection, so no bisect can narrow it). */
+static void test_deadline_keeps_bracket(void **state)
+{
+	(void)state;
+	struct idle_sched s;
+	struct isc_params p = { ISC_FAST, 2, 1, 1000, 60000, PT_MS };
+	int64_t now = 1000000;
+	isched_init(&s, &p, now);
+	/* a hand-made run: alive at 10 s, dead at 30 s and 31 s, then nothing more to try */
+	s.probes[0] = (struct isc_probe){ 10000, 10000, IR_ALIVE, 0, 0, 0 };
+	s.probes[1] = (struct isc_probe){ 30000, 40000, IR_RESET, 0, 0, 0 };
+	s.probes[2] = (struct isc_probe){ 31000, 41000, IR_RESET, 0, 0, 0 };
+	s.nprobes = 3;
+	s.ever_connected = 1;
+	struct isc_action a = isched_next(&s, now + 200000);
+	assert_int_equal(a.kind, ISC_STOP);
+	assert_int_equal(s.done, ISC_FOUND);
+	assert_int_equal(s.lower, 10000);
+	assert_int_equal(s.upper, 30000);
 }
 
 static void test_found_small(void **state)
@@ -233,6 +398,10 @@ static void test_inconsistent(void **state)
 	struct sim w = { .die_every = 3, .reset = 1 };
 	struct idle_sched s;
 	run(&w, &s, ISC_FAST, 60000);
+	if (getenv("TRACE"))
+		for (int i = 0; i < s.nprobes; i++)
+			print_message("  probe at %.2f age %.2f %s\n", s.probes[i].at_ms / 1000.0,
+				      s.probes[i].age_ms / 1000.0, idle_result_name(s.probes[i].res));
 	assert_int_equal(s.done, ISC_INCONSISTENT);
 	assert_true(s.ncontradicted >= 2);
 }
@@ -269,6 +438,22 @@ static void test_naive(void **state)
 		      (long long)s.lower, (long long)s.upper, (long long)wall, s.opened);
 }
 
+/* The NAT-TCP-test-style baseline: a probe per minute of idle, the first death
+ * ends it with a 1-minute bracket, after the next whole minute past T. */
+static void test_minute(void **state)
+{
+	(void)state;
+	struct sim w = { .T = 130000, .kern = 1 };
+	struct idle_sched s;
+	int64_t wall = run_res(&w, &s, ISC_MINUTE, 1800000, 1000);
+	assert_int_equal(s.done, ISC_FOUND);
+	assert_int_equal(s.lower, 120000);
+	assert_int_equal(s.upper, 180000);
+	assert_true(wall >= 180000 && wall < 200000);
+	print_message("minute T=130000: bracket (%lld, %lld] wall %lld\n", (long long)s.lower,
+		      (long long)s.upper, (long long)wall);
+}
+
 static void test_width_and_names(void **state)
 {
 	(void)state;
@@ -276,22 +461,29 @@ static void test_width_and_names(void **state)
 	struct isc_params p = { ISC_FAST, 32, 4, 2000, 60000, 3000 };
 	isched_init(&s, &p, 0);
 	assert_int_equal(isched_width(&s, 10000), 2000);
-	assert_int_equal(isched_width(&s, 100000), 5000);
+	assert_int_equal(isched_width(&s, 100000), 2000);
+	assert_int_equal(isched_width(&s, 600000), 6000);
 	assert_string_equal(idle_result_name(IR_SILENT), "silent");
 	assert_string_equal(idle_result_name(IR_RESET), "reset");
-	/* first actions: staggered handshakes, never more than four in flight */
+	/* one login at a time until one works (each failed login costs a
+	 * PerSourcePenalties charge), then staggered handshakes, never more than
+	 * four in flight */
 	int64_t t = 0;
+	assert_int_equal(isched_next(&s, t).kind, ISC_OPEN);
+	assert_int_not_equal(isched_next(&s, t + 100).kind, ISC_OPEN);
+	isched_connected(&s, 0, t + 300);
+	t = 300;
 	for (int i = 0; i < 3; i++) {
 		struct isc_action a = isched_next(&s, t);
 		assert_int_equal(a.kind, ISC_OPEN);
 		a = isched_next(&s, t);
 		assert_int_equal(a.kind, ISC_WAIT);
-		assert_true(a.until > t && a.until <= t + 2000 / 24);
+		assert_true(a.until > t && a.until <= t + 200);	/* the burst spread over seconds */
 		t = a.until;
 	}
 	assert_int_equal(isched_next(&s, t).kind, ISC_OPEN);
 	assert_int_equal(isched_next(&s, t + 500).kind, ISC_WAIT);	/* four in flight */
-	isched_connected(&s, 0, t + 500);
+	isched_connected(&s, 1, t + 500);
 	assert_int_equal(isched_next(&s, t + 500).kind, ISC_OPEN);
 	isched_abort(&s);
 	assert_int_equal(isched_next(&s, 1).kind, ISC_STOP);
@@ -300,6 +492,8 @@ static void test_width_and_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bisect_late_wakeups),
+		cmocka_unit_test(test_deadline_keeps_bracket),
 		cmocka_unit_test(test_found_small),
 		cmocka_unit_test(test_found_70),
 		cmocka_unit_test(test_found_large),
@@ -311,6 +505,10 @@ int main(void)
 		cmocka_unit_test(test_no_connection),
 		cmocka_unit_test(test_naive),
 		cmocka_unit_test(test_width_and_names),
+		cmocka_unit_test(test_minute),
+		cmocka_unit_test(test_kern_targets),
+		cmocka_unit_test(test_priors),
+		cmocka_unit_test(test_kern_late_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 #include "logs.h"
 #include "logscan.h"
 
-#define REF 1795237818000LL	/* 2026-11-21 */
+#define REF 1795305600000LL	/* 2026-11-22T00:00:00Z: after every stamp of the tests */
 
 static int classify(const char *line, struct logline *l, struct logevent *ev)
 {
@@ -50,21 +50,45 @@ static void test_syslog_header(void **state)
 	assert_true(l.ts_ms < 0);
 }
 
+static int64_t stamp(struct logclock *c, const char *line)
+{
+	struct logline l;
+	char s[16];
+	logscan_header(line, strlen(line), c, &l, s, sizeof(s), 0);
+	return l.ts_ms;
+}
+
+/* Backwards from the reference (the file's mtime): no stamp after it, however
+ * many month wraps the file has. */
 static void test_year_inference(void **state)
 {
 	(void)state;
 	struct logclock c;
-	struct logline l;
-	char s[16];
-	logclock_init(&c, REF);	/* November 2026 */
-	const char *dec = "Dec 31 23:59:59 h sshd[1]: Server listening on 0.0.0.0 port 22.";
-	const char *jan = "Jan  1 00:00:01 h sshd[1]: Server listening on 0.0.0.0 port 22.";
-	logscan_header(dec, strlen(dec), &c, &l, s, sizeof(s), 0);
-	int64_t t1 = l.ts_ms;	/* December after a November file: last year */
-	logscan_header(jan, strlen(jan), &c, &l, s, sizeof(s), 0);
-	assert_true(l.ts_ms > t1);	/* wrapped into the next year */
-	assert_true(l.ts_ms - t1 < 10000);
-	assert_true(t1 < REF);
+	setenv("TZ", "UTC", 1);
+	logclock_init(&c, REF);	/* 2026-11-22T00:00:00Z */
+	int64_t dec = stamp(&c, "Dec 31 23:59:59 h sshd[1]: Server listening on 0.0.0.0 port 22.");
+	int64_t jan = stamp(&c, "Jan  1 00:00:01 h sshd[1]: Server listening on 0.0.0.0 port 22.");
+	assert_true(dec == logscan_parse_time("2025-12-31T23:59:59Z", 0));	/* after Nov 22: last year */
+	assert_true(jan == logscan_parse_time("2026-01-01T00:00:01Z", 0));
+	assert_true(stamp(&c, "Nov 21 23:59:59 h sshd[1]: x") == logscan_parse_time("2026-11-21T23:59:59Z", 0));
+	assert_true(stamp(&c, "Nov 22 00:01:00 h sshd[1]: x") == logscan_parse_time("2025-11-22T00:01:00Z", 0));
+	/* a file of four month wraps, written up to 2027-03-01: Oct 2026 .. Mar 2027 */
+	logclock_init(&c, logscan_parse_time("2027-03-01T12:00:00Z", 0));
+	static const char *const seq[] = { "Oct 30 10:00:00", "Nov  3 10:00:00", "Dec 31 23:59:50",
+					   "Jan  1 00:00:10", "Feb 28 08:00:00", "Mar  1 11:59:00" };
+	static const char *const want[] = { "2026-10-30T10:00:00Z", "2026-11-03T10:00:00Z",
+					    "2026-12-31T23:59:50Z", "2027-01-01T00:00:10Z",
+					    "2027-02-28T08:00:00Z", "2027-03-01T11:59:00Z" };
+	int64_t prev = -1;
+	for (size_t i = 0; i < 6; i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "%s h sshd[1]: Server listening on 0.0.0.0 port 22.", seq[i]);
+		int64_t t = stamp(&c, line);
+		assert_true(t == logscan_parse_time(want[i], 0));
+		assert_true(t > prev);
+		assert_true(t <= logscan_parse_time("2027-03-01T12:00:00Z", 0));
+		prev = t;
+	}
 }
 
 static void test_iso_json_dmesg(void **state)
@@ -226,8 +250,8 @@ static void test_sessions_and_signature(void **state)
 {
 	(void)state;
 	struct strbuf sb = { 0 };
-	/* five sessions each reset after ~300 s: the idle-timeout signature */
-	for (int i = 0; i < 5; i++) {
+	/* eight sessions each reset after ~300 s: the idle-timeout signature */
+	for (int i = 0; i < 8; i++) {
 		sb_addf(&sb, "Nov 21 10:%02d:00 h sshd[%d]: Accepted publickey for u from 192.0.2.%d port %d ssh2\n", i, 100 + i, i + 1, 4000 + i);
 		sb_addf(&sb, "Nov 21 10:%02d:%02d h sshd[%d]: Connection reset by 192.0.2.%d port %d\n", i + 5, i, 100 + i, i + 1, 4000 + i);
 	}
@@ -238,14 +262,15 @@ static void test_sessions_and_signature(void **state)
 	struct logs_opts o = { .since_ms = -1, .until_ms = -1, .ref_wall_ms = REF, .sessions = 1 };
 	struct report r;
 	struct json_object *m = run_lines(sb.buf, &o, &r);
-	assert_int_equal(jint(m, "sessions", "count"), 6);
+	assert_int_equal(jint(m, "sessions", "count"), 9);
 	struct json_object *s = json_object_object_get(m, "sessions");
-	assert_int_equal(jint(s, "by_end", "disconnect.reset"), 5);
+	assert_int_equal(jint(s, "by_end", "disconnect.reset"), 8);
 	assert_int_equal(jint(s, "by_end", "disconnect.user"), 1);
 	assert_int_equal(jint(m, "events", "disconnect.user"), 1);
 	assert_true(json_object_get_double(json_object_object_get(json_object_object_get(s, "duration_s"), "max")) >= 300);
-	assert_int_equal(json_object_array_length(json_object_object_get(s, "list")), 6);
+	assert_int_equal(json_object_array_length(json_object_object_get(s, "list")), 9);
 	assert_non_null(report_find(&r, "logs.idle-timeout"));
+	assert_non_null(strstr(report_find(&r, "logs.idle-timeout")->title, "confidence high"));
 	assert_int_equal(report_status(&r), STATUS_CRITICAL);
 	report_free(&r);
 	sb_free(&sb);

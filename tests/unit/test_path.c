@@ -226,6 +226,118 @@ static void test_judge_ipqos(void **state)
 	free(m);
 }
 
+/* Handshakes answered, then cut off, while the session's own segments pass:
+ * a rate limit on new connections, not loss. */
+static struct path_meas *ratelimited(int cut, int n, signed char bad)
+{
+	struct path_meas *m = calloc(1, sizeof(*m));
+	strcpy(m->addr, "203.0.113.2");
+	m->tcp.available = 1;
+	for (int i = 0; i < n; i++) {
+		m->tcp.sent++;
+		m->tcp_outcome[i] = i < cut ? 1 : bad;
+		if (i < cut || bad == 2)
+			m->tcp.rtt[m->tcp.n++] = 0.2;
+		else
+			m->tcp.lost++;
+	}
+	m->echo.available = 1;
+	m->echo.sent = m->echo.n = 20;
+	for (int i = 0; i < 20; i++)
+		m->echo.rtt[i] = 0.5;
+	m->echo_before.valid = m->echo_after.valid = 1;
+	m->echo_before.data_segs_out = 100;
+	m->echo_after.data_segs_out = 120;
+	return m;
+}
+
+static void test_rate_limit(void **state)
+{
+	(void)state;
+	struct path_meas *m = ratelimited(2, 8, 0);
+	assert_int_equal(path_rate_limited(m), 2);
+	uint32_t segs, re;
+	assert_true(path_echo_loss(m, &segs, &re) == 0);
+	assert_int_equal(segs, 20);
+	struct report r;
+	report_init(&r, "path");
+	path_judge(m, &r);
+	struct finding *f = report_find(&r, "server.rate-limit");
+	assert_non_null(f);
+	assert_int_equal(f->sev, SEV_WARNING);
+	assert_non_null(strstr(f->title, "dropped"));
+	f = report_find(&r, "path.loss");	/* the limit's drops are not loss */
+	assert_non_null(f);
+	assert_int_equal(f->sev, SEV_OK);
+	report_free(&r);
+	/* refused (reject with tcp reset) */
+	free(m);
+	m = ratelimited(3, 20, 2);
+	assert_int_equal(path_rate_limited(m), 3);
+	report_init(&r, "path");
+	path_judge(m, &r);
+	assert_non_null(strstr(report_find(&r, "server.rate-limit")->title, "refused"));
+	report_free(&r);
+	/* the same handshakes, but the session lost segments too: real loss */
+	free(m);
+	m = ratelimited(2, 8, 0);
+	m->echo_after.total_retrans = 4;
+	assert_int_equal(path_rate_limited(m), -1);
+	report_init(&r, "path");
+	path_judge(m, &r);
+	assert_null(report_find(&r, "server.rate-limit"));
+	assert_true(report_find(&r, "path.loss")->sev >= SEV_WARNING);
+	report_free(&r);
+	/* scattered loss is not a cut */
+	free(m);
+	m = ratelimited(20, 20, 0);
+	m->tcp_outcome[5] = m->tcp_outcome[11] = m->tcp_outcome[17] = 0;
+	assert_int_equal(path_rate_limited(m), -1);
+	/* nothing to vouch for the path (no ICMP, no session): no claim */
+	free(m);
+	m = ratelimited(2, 8, 0);
+	m->echo_before.valid = 0;
+	assert_int_equal(path_rate_limited(m), -1);
+	free(m);
+}
+
+static void test_penalty(void **state)
+{
+	(void)state;
+	struct path_meas *m = calloc(1, sizeof(*m));
+	strcpy(m->addr, "203.0.113.2");
+	m->may_penalise = 1;
+	m->session_refused = 1;
+	m->ledger_before = 6;
+	m->penalty_wait_s = 7;
+	snprintf(m->session_err, sizeof(m->session_err), "ssh ended before the first echo: "
+		 "kex_exchange_identification: Connection closed by remote host");
+	struct report r;
+	report_init(&r, "path");
+	path_judge(m, &r);
+	struct finding *f = report_find(&r, "server.penalty");
+	assert_non_null(f);
+	assert_string_equal(f->title, "sshd is penalising this address, probably for our probes; "
+				      "ssh will work again in about 16 s");
+	assert_int_equal(report_find(&r, "path.session")->sev, SEV_INFO);
+	report_free(&r);
+	/* not right after our probes (MaxStartups, a ban): no penalty claimed */
+	m->ledger_before = 0;
+	report_init(&r, "path");
+	path_judge(m, &r);
+	assert_null(report_find(&r, "server.penalty"));
+	assert_int_equal(report_find(&r, "path.session")->sev, SEV_WARNING);
+	report_free(&r);
+	/* a server that does not penalise (9.2): never */
+	m->ledger_before = 6;
+	m->may_penalise = 0;
+	report_init(&r, "path");
+	path_judge(m, &r);
+	assert_null(report_find(&r, "server.penalty"));
+	report_free(&r);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +349,8 @@ int main(void)
 		cmocka_unit_test(test_judge_loss),
 		cmocka_unit_test(test_judge_blackhole),
 		cmocka_unit_test(test_judge_ipqos),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_penalty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,8 @@
 
 static char dir[64];
 static char hostkey[128];
+static const char *sshd_bin = "/usr/sbin/sshd";	/* the oracle */
+#define SSHD10 "build/openssh-10/root/usr/sbin/sshd"	/* scripts/openssh10.sh */
 
 static void write_file(const char *name, const char *text)
 {
@@ -101,7 +103,7 @@ static void oracle_server(const char *name, const char *conn)
 {
 	char *path = path_of(name);
 	struct strvec argv = { 0 };
-	strvec_push(&argv, "/usr/sbin/sshd");
+	strvec_push(&argv, sshd_bin);
 	strvec_push(&argv, "-T");
 	strvec_push(&argv, "-f");
 	strvec_push(&argv, path);
@@ -219,6 +221,55 @@ static void test_server_match(void **state)
 	server_file("m3", "Match Host *.example User b?b\n ClientAliveInterval 3\n");
 	oracle_server("m3", "user=bob,host=a.example,addr=192.0.2.9");
 	oracle_server("m3", "user=bob,host=a.example.org,addr=192.0.2.9");
+}
+
+/* Match Group (the user's groups from this machine's database, negation wins),
+ * Address and Host against sshd -T -C; and the block header named for origins.
+ * Run against 9.2 and, when scripts/openssh10.sh has fetched it, 10.0. */
+static void match_groups_once(void)
+{
+	server_file("g1", "ClientAliveInterval 10\nMatch Group root\n ClientAliveInterval 55\n"
+		    "Match Group !root,*\n ClientAliveCountMax 6\n"
+		    "Match Address 192.0.2.0/24 User root\n ClientAliveCountMax 4\n"
+		    "Match Host 198.51.100.7\n ClientAliveInterval 21\n");
+	oracle_server("g1", "user=root,host=192.0.2.2,addr=192.0.2.2");
+	oracle_server("g1", "user=nobody,host=198.51.100.7,addr=198.51.100.7");
+	oracle_server("g1", "user=no-such-user-x,host=203.0.113.5,addr=203.0.113.5");
+	oracle_server("g1", "user=nobody,host=192.0.2.2,addr=192.0.2.2");
+	server_file("g2", "Match User bob,!alice Address 198.51.100.*\n ClientAliveCountMax 7\n"
+		    "Match All\n ClientAliveInterval 99\n");
+	oracle_server("g2", "user=bob,host=198.51.100.3,addr=198.51.100.3");
+	oracle_server("g2", "user=alice,host=198.51.100.3,addr=198.51.100.3");
+	oracle_server("g2", NULL);
+}
+
+static void test_server_match_groups(void **state)
+{
+	(void)state;
+	sshd_bin = "/usr/sbin/sshd";
+	match_groups_once();
+	if (access(SSHD10, X_OK) == 0) {
+		sshd_bin = SSHD10;
+		match_groups_once();
+		sshd_bin = "/usr/sbin/sshd";
+	} else {
+		print_message("# %s not fetched (scripts/openssh10.sh): oracle 9.2 only\n", SSHD10);
+	}
+	/* the Match line a value sits under, with its file:line */
+	struct sshconf c;
+	char *err = NULL;
+	struct sshconf_ctx x = { .match = 1, .user = "root", .host = "192.0.2.2",
+				 .addr = "192.0.2.2" };
+	char *path = path_of("g1");
+	assert_int_equal(sshconf_parse_file(&c, SSHCONF_SERVER, path, &x, &err), 0);
+	const struct sshconf_line *l = sshconf_effective(&c, "clientaliveinterval");
+	const struct sshconf_line *h = sshconf_block_header(&c, l);
+	assert_non_null(h);
+	assert_int_equal(h->line, 3);	/* HostKey line first, then the global line */
+	assert_non_null(strstr(h->raw, "Match Group root"));
+	assert_null(sshconf_block_header(&c, NULL));
+	sshconf_free(&c);
+	free(path);
 }
 
 /* --- client ------------------------------------------------------------------ */
@@ -395,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_server_plain),
 		cmocka_unit_test(test_server_include),
 		cmocka_unit_test(test_server_match),
+		cmocka_unit_test(test_server_match_groups),
 		cmocka_unit_test(test_client),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

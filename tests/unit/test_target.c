@@ -3,10 +3,12 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "target.h"
 
 static void expect(const char *spec, const char *user, const char *host, int port)
@@ -134,6 +136,62 @@ static void test_resolve_with_ssh_G(void **state)
 	unlink(path);
 }
 
+/* The user's own keepalive, read now with ssh -G: BatchMode off means 0 even
+ * though the tool's sessions force BatchMode yes (Debian would make that 300). */
+static void user_ka(const char *cfg, const char *want_i, const char *want_c)
+{
+	char path[] = "/tmp/sshdoctor-test-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, cfg, strlen(cfg)), (ssize_t)strlen(cfg));
+	close(fd);
+	struct sshopts so = { 0 };
+	sshopts_add(&so, 'F', path);
+	struct target t;
+	char *err = NULL;
+	assert_int_equal(target_parse(&t, "h", &so, &err), 0);
+	struct strvec argv = { 0 };
+	if (target_ssh_user_keepalive_opts(&t, &so, &argv, &err))
+		fail_msg("%s", err);
+	assert_int_equal(argv.n, 4);
+	assert_string_equal(argv.v[0], "-o");
+	assert_string_equal(argv.v[1], want_i);
+	assert_string_equal(argv.v[3], want_c);
+	/* and with the tool's BatchMode=yes in front, ssh still uses these */
+	struct strvec g = { 0 };
+	strvec_push(&g, "ssh");
+	strvec_push(&g, "-G");
+	strvec_pushv(&g, &argv);
+	target_ssh_session_opts(&g, NULL, 0);
+	target_ssh_args(&t, &so, &g);
+	struct strbuf out = { 0 }, e = { 0 };
+	int st;
+	assert_int_equal(proc_capture(g.v, NULL, &out, &e, 10000, &st), 0);
+	assert_int_equal(st, 0);
+	struct kvlist kv = { 0 };
+	kv_parse(&kv, out.buf);
+	char buf[64];
+	snprintf(buf, sizeof(buf), "ServerAliveInterval=%s", kv_get(&kv, "serveraliveinterval"));
+	assert_string_equal(buf, want_i);
+	assert_string_equal(kv_get(&kv, "batchmode"), "yes");
+	kv_free(&kv);
+	sb_free(&out);
+	sb_free(&e);
+	strvec_clear(&g);
+	strvec_clear(&argv);
+	target_free(&t);
+	sshopts_free(&so);
+	unlink(path);
+}
+
+static void test_user_keepalive_opts(void **state)
+{
+	(void)state;
+	user_ka("Host h\n  BatchMode no\n", "ServerAliveInterval=0", "ServerAliveCountMax=3");
+	user_ka("Host h\n  ServerAliveInterval 7\n  ServerAliveCountMax 0\n",
+		"ServerAliveInterval=7", "ServerAliveCountMax=0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_args),
 		cmocka_unit_test(test_session_opts),
 		cmocka_unit_test(test_resolve_with_ssh_G),
+		cmocka_unit_test(test_user_keepalive_opts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@ static enum wire_ident_state feed_str(struct wire_ident *w, const char *s, size_
 static void test_ident_ok(void **state)
 {
 	(void)state;
-	struct wire_ident w = { 0 };
+	struct wire_ident w __attribute__((cleanup(wire_ident_free))) = { 0 };
 	size_t used;
 	const char *s = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n\x00\x00\x01\x00";
 	assert_int_equal(wire_ident_feed(&w, (const uint8_t *)s, 44, &used), WIRE_IDENT_OK);
@@ -30,7 +30,7 @@ static void test_ident_ok(void **state)
 static void test_ident_split_and_prelines(void **state)
 {
 	(void)state;
-	struct wire_ident w = { 0 };
+	struct wire_ident w __attribute__((cleanup(wire_ident_free))) = { 0 };
 	size_t used;
 	assert_int_equal(feed_str(&w, "Welcome\r\nplease beha", &used), WIRE_NEED_MORE);
 	assert_int_equal(feed_str(&w, "ve\nSSH-1.99-Cisco", &used), WIRE_NEED_MORE);
@@ -44,7 +44,7 @@ static void test_ident_split_and_prelines(void **state)
 static void test_not_ssh(void **state)
 {
 	(void)state;
-	struct wire_ident w = { 0 };
+	struct wire_ident w __attribute__((cleanup(wire_ident_free))) = { 0 };
 	size_t used;
 	assert_int_equal(feed_str(&w, "HTTP/1.1 400 Bad Request\r\n", &used), WIRE_NOT_SSH);
 	assert_non_null(strstr(w.what, "HTTP"));
@@ -63,7 +63,7 @@ static void test_not_ssh(void **state)
 static void test_hostile_ident(void **state)
 {
 	(void)state;
-	struct wire_ident w = { 0 };
+	struct wire_ident w __attribute__((cleanup(wire_ident_free))) = { 0 };
 	size_t used;
 	/* 1 MB identification line: stops at the RFC's 255 bytes */
 	char *big = malloc(1 << 20);
@@ -93,7 +93,7 @@ static void test_hostile_ident(void **state)
 static void test_describe_partial(void **state)
 {
 	(void)state;
-	struct wire_ident w = { 0 };
+	struct wire_ident w __attribute__((cleanup(wire_ident_free))) = { 0 };
 	size_t used;
 	assert_int_equal(feed_str(&w, "SSH-2.0-Op", &used), WIRE_NEED_MORE);
 	assert_non_null(strstr(wire_ident_describe(&w), "SSH-2.0-Op"));

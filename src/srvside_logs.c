@@ -1,0 +1,145 @@
+/* srvside_logs.c - doctor --server's reading of sshd's log (logscan.c does the
+ * lines) and the kernel's ring buffer: the client's MaxStartups and penalty
+ * drops, sshd's penalise lines, conntrack-full and OOM kills of sshd, all from
+ * the last hour. Line handling is pure but for the clock (unit-tested, fuzzed). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "logread.h"
+#include "logscan.h"
+#include "proc.h"
+#include "srvside.h"
+
+#define LOG_WINDOW_MS (60 * 60 * 1000LL)	/* log lines older than this do not explain "now" */
+
+static void keep(char *dst, size_t n, const char *line, size_t len)
+{
+	snprintf(dst, n, "%.*s", (int)(len < n ? len : n - 1), line);
+}
+
+/* A kernel message (dmesg or a syslog line): conntrack full, OOM kills of sshd. */
+int srv_kernel_line(struct srv_logs *lg, const char *line, size_t len)
+{
+	if (memmem(line, len, "nf_conntrack: table full", 24) ||
+	    memmem(line, len, "nf_conntrack: nf_conntrack: table full", 38)) {
+		lg->ct_full++;
+		keep(lg->ct_full_ex, sizeof(lg->ct_full_ex), line, len);
+		return 1;
+	}
+	if ((memmem(line, len, "Out of memory", 13) || memmem(line, len, "oom-kill", 8) ||
+	     memmem(line, len, "oom_reaper", 10)) &&
+	    (memmem(line, len, "(sshd", 5) || memmem(line, len, "task=sshd", 9))) {
+		lg->oom_sshd++;
+		keep(lg->oom_ex, sizeof(lg->oom_ex), line, len);
+		return 1;
+	}
+	return 0;
+}
+
+/* One line of sshd's log (or syslog), the client's events counted. */
+void srv_log_line(struct srv_logs *lg, const char *client, struct logclock *clk,
+		  int64_t since_ms, const char *line, size_t len)
+{
+	struct logline l;
+	struct logevent ev;
+	char scratch[1024];
+	if (logscan_header(line, len, clk, &l, scratch, sizeof(scratch), 0) < 0)
+		return;
+	if (l.ts_ms >= 0 && l.ts_ms < since_ms)
+		return;
+	const char *m = l.msg;
+	size_t ml = l.msglen;
+	if (memmem(m, ml, "srclimit_penalise", 17) && memmem(m, ml, "penalty", 7)) {
+		if (!client || !*client || srv_penalise_covers(m, ml, client))
+			keep(lg->penalise_ex, sizeof(lg->penalise_ex), line, len);
+		return;
+	}
+	if (srv_kernel_line(lg, m, ml))
+		return;
+	if (logscan_classify(&l, &ev) != 1)
+		return;
+	int mine = !client || !*client || !strcmp(ev.addr, client);
+	if (ev.ev == LEV_LIMIT_MAXSTARTUPS && mine) {
+		lg->maxstartups++;
+		keep(lg->maxstartups_ex, sizeof(lg->maxstartups_ex), line, len);
+	} else if (ev.ev == LEV_LIMIT_PENALTY && mine) {
+		lg->penalty++;
+		keep(lg->penalty_ex, sizeof(lg->penalty_ex), line, len);
+	}
+}
+
+static void scan_text(struct srv_obs *o, const char *text, int64_t ref_ms, int64_t since)
+{
+	struct logclock clk;
+	logclock_init(&clk, ref_ms);
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len < LOGREAD_MAX_LINE)
+			srv_log_line(&o->logs, o->client, &clk, since, p, len);
+		p = nl ? nl + 1 : p + len;
+	}
+}
+
+void srvside_probe_logs(const struct srvside_opts *so, struct srv_obs *o)
+{
+	struct strvec files = { 0 };
+	for (size_t i = 0; i < so->nlogs; i++)
+		strvec_push(&files, so->logs[i]);
+	if (!files.n)
+		logread_defaults(&files);
+	int64_t now = wall_ms(), since = now - LOG_WINDOW_MS;
+	struct strbuf where = { 0 };
+	for (size_t i = 0; i < files.n; i++) {
+		struct stat st;
+		char *t = srv_slurp(files.v[i], 64u << 20);
+		if (!t) {
+			srv_note(o, "%s: %s", files.v[i], strerror(errno));
+			continue;
+		}
+		int64_t ref = stat(files.v[i], &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 : now;
+		scan_text(o, t, ref > now ? ref : now, since);
+		free(t);
+		o->logs.read = 1;
+		sb_addf(&where, "%s%s", where.len ? ", " : "", files.v[i]);
+	}
+	if (!files.n)
+		srv_note(o, "sshd's log: no log file found (give --server-log FILE)");
+	/* the kernel's ring: lines "[secs.usec] msg", kept when recent */
+	struct strbuf out = { 0 }, err = { 0 };
+	int rc;
+	char *dargv[] = { "dmesg", NULL };
+	if (proc_capture(dargv, NULL, &out, &err, 5000, &rc) == 0 && rc == 0 && out.buf) {
+		double up = 0;
+		char *u = srv_slurp("/proc/uptime", 64);
+		if (u)
+			up = strtod(u, NULL);
+		free(u);
+		for (char *p = out.buf; *p;) {
+			char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			double t = p[0] == '[' ? strtod(p + 1, NULL) : 0;
+			const char *msg = p[0] == '[' ? memchr(p, ']', len) : NULL;
+			if (msg && up - t < LOG_WINDOW_MS / 1000.0)
+				srv_kernel_line(&o->logs, msg + 1, (size_t)(p + len - msg - 1));
+			p = nl ? nl + 1 : p + len;
+		}
+		sb_addf(&where, "%sdmesg", where.len ? ", " : "");
+	} else {
+		char e[160];
+		srv_first_line(e, sizeof(e), err.len ? err.buf : "could not run");
+		srv_note(o, "the kernel log (dmesg): %s", e);
+	}
+	sb_free(&out);
+	sb_free(&err);
+	snprintf(o->logs.where, sizeof(o->logs.where), "%s", where.buf ? where.buf : "");
+	snprintf(o->log_dir, sizeof(o->log_dir), "%s", files.n ? files.v[0] : "/var/log");
+	char *sl = strrchr(o->log_dir, '/');
+	if (sl && sl != o->log_dir)
+		*sl = '\0';
+	sb_free(&where);
+	strvec_clear(&files);
+}
+

@@ -1,0 +1,107 @@
+#!/bin/bash
+# doctor --server, the user and throttling side: DenyUsers in a Match Address
+# block (sshd -T -C applies it for the client's address and --user), MaxStartups
+# drops from a burst of held unauthenticated connections (the client's own
+# drops counted from sshd's log, the listener's "N of S-F startups" now), and
+# PerSourcePenalties: a burst of bare handshakes gets a 10.0 sshd to penalise
+# the client, named srv.penalty-drops; the same burst against 9.2 (no
+# penalties) must not be. connect from the client agrees in each case.
+. "$(dirname "$0")/lib.sh"
+
+LAB_NAT=none
+lab_setup || { ok 1 "lab up"; done_testing; exit 1; }
+ok 0 "lab up (OpenSSH $LAB_SSHD_VERSION, no NAT)"
+cp "$LAB_DIR/sshd_config" "$LAB_DIR/sshd_config.orig"
+major=${LAB_SSHD_VERSION%%.*}
+
+sd_s() { lab_s env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" "$SSHDOCTOR" "$@"; }
+srv() {
+	local name=$1 addr=$2
+	shift 2
+	sd_s --json doctor --server "$addr" --server-log "$LAB_DIR/sshd.log" "$@" \
+		>"$LAB_DIR/$name.json" 2>"$LAB_DIR/$name.err"
+	SRC=$?
+}
+. "$ROOT/tests/lab/srvside_helpers.sh"
+cli() {
+	sd_c --json connect -F "$LAB_SSH_CONFIG" -o ConnectTimeout=4 lab >"$LAB_DIR/$1.cli.json" 2>/dev/null
+	bad_findings <"$LAB_DIR/$1.cli.json"
+}
+sshd_with() {	# restart sshd with the original config plus these lines
+	local pid
+	pid=$(cat "$LAB_DIR/sshd.pid" 2>/dev/null)
+	{ cat "$LAB_DIR/sshd_config.orig"; printf '%s\n' "$@"; } >"$LAB_DIR/sshd_config"
+	lab_sshd_stop
+	for _ in $(seq 1 50); do
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	: >"$LAB_DIR/sshd.log"
+	lab_sshd_start
+}
+nopen=""
+[ "$major" -ge 10 ] && nopen="PerSourcePenalties no"
+
+# --- DenyUsers for the client's network only (Match Address)
+sshd_with ${nopen:+"$nopen"} "Match Address 192.0.2.0/24" "	DenyUsers root"
+srv deny 192.0.2.2 --user root
+is "$(sev deny srv.user-denied)" critical "Match Address + DenyUsers root: srv.user-denied"
+like "$(field deny srv.user-denied title)" 'DenyUsers root' "DenyUsers: the pattern named"
+like "$(cli deny)" 'auth\.failed' "DenyUsers: the client sees auth.failed (agrees)"
+srv deny_other 198.51.100.9 --user root
+is "$(sev deny_other srv.user-denied)" absent "the same user from 198.51.100.9 (outside the Match): not refused"
+srv deny_nobody 192.0.2.2 --user nobody
+is "$(sev deny_nobody srv.user-denied)" absent "another user from 192.0.2.2: not refused"
+
+# --- MaxStartups: two unauthenticated connections held, the next ones dropped
+sshd_with ${nopen:+"$nopen"} "MaxStartups 2"
+lab_c python3 -c '
+import socket, sys, time
+s = [socket.create_connection(("203.0.113.2", 22), timeout=3) for _ in range(2)]
+for x in s: x.recv(64)
+print("held", flush=True)
+time.sleep(20)' >"$LAB_DIR/hold.out" 2>&1 &
+hold=$!
+for _ in $(seq 1 50); do grep -q held "$LAB_DIR/hold.out" 2>/dev/null && break; sleep 0.1; done
+is "$(cat "$LAB_DIR/hold.out")" held "MaxStartups 2: two bare connections held"
+clients=$(cli maxstartups)
+like "$clients" 'banner\.closed' "MaxStartups: the client sees banner.closed"
+srv maxst 192.0.2.2
+is "$(sev maxst srv.maxstartups-drops)" critical "MaxStartups: srv.maxstartups-drops, critical while still full"
+like "$(field maxst srv.maxstartups-drops evidence)" 'drop connection #[0-9]+ from \[192\.0\.2\.2\]:[0-9]+ on \[203\.0\.113\.2\]:22 (past MaxStartups|Maxstartups)' \
+	"MaxStartups: sshd's drop line shown"
+like "$(field maxst srv.maxstartups-drops evidence)" 'now: 2 unauthenticated connections \(throttling from 2\)' \
+	"MaxStartups: the listener's startups now"
+srv maxst_other 198.51.100.9
+is "$(sev maxst_other srv.maxstartups-drops)" absent "MaxStartups: nothing for another client's address"
+kill "$hold" 2>/dev/null
+wait "$hold" 2>/dev/null
+
+# --- PerSourcePenalties (10.0's default) from a burst of bare handshakes
+sshd_with
+lab_c ssh -F "$LAB_SSH_CONFIG" lab true
+ok $? "penalties: the client logs in before the burst"
+lab_c python3 -c '
+import socket, time
+for i in range(25):
+    try:
+        s = socket.create_connection(("203.0.113.2", 22), timeout=3)
+        s.close()
+    except OSError:
+        pass
+    time.sleep(0.05)'
+sleep 1
+pcli=$(cli penalty)
+srv penalty 192.0.2.2
+if [ "$major" -ge 10 ]; then
+	is "$(sev penalty srv.penalty-drops)" warning "penalties ($LAB_SSHD_VERSION): srv.penalty-drops"
+	like "$(field penalty srv.penalty-drops evidence)" 'drop connection #[0-9]+ from \[192\.0\.2\.2\].*penalty' \
+		"penalties: sshd's drop line shown"
+	like "$(field penalty srv.penalty-drops fix)" 'PerSourcePenaltyExemptList 192\.0\.2\.2' "penalties: the exemption line"
+	like "$pcli" 'banner\.closed' "penalties: the client sees banner.closed (agrees)"
+else
+	is "$(sev penalty srv.penalty-drops)" absent "no penalties on $LAB_SSHD_VERSION: none claimed after the same burst"
+	is "$pcli" "" "no penalties on $LAB_SSHD_VERSION: the client gets in"
+fi
+
+done_testing
