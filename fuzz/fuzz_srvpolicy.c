@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strlen(e) >= sizeof(e))
 		abort();
 	struct report r;
-	struct srvp_obs o = { 1000, 2000, 1, 1, 1, 2, "h" };
+	struct srvp_obs o = { 1000, 2000, 1, 1, 1, 2, "h", 0 };
 	report_init(&r, "idle");
 	srvpolicy_judge(&p, &o, &r);
 	report_free(&r);

@@ -228,12 +228,15 @@ static int policy_decisive(const struct idle_result *res)
 static enum srvp_verdict judge_policy(const struct idle_result *res, struct report *r)
 {
 	struct srvp_obs o = { res->lower_ms, res->upper_ms, res->nchanclose, res->nfin,
-			      res->nunprompted, 0, res->host };
+			      res->nunprompted, 0, res->host, 0 };
 	/* an SSH channel close can only come from sshd (it is encrypted): decisive
 	 * even when the bracket did not settle (a loaded client answered late,
 	 * the run hit its deadline) */
 	if (res->done == ISC_FOUND || policy_decisive(res))
 		o.ndead = res->ndead > res->nchanclose + res->nfin ? res->ndead : res->nchanclose + res->nfin;
+	for (int i = 0; i < res->nprobes; i++)
+		if (!res->probes[i].pending && res->probes[i].res == IR_SILENT)
+			o.nsilent++;
 	if (!o.ndead && !res->policy)
 		return SRVP_NONE;
 	return srvpolicy_judge(res->policy, &o, r);

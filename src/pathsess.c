@@ -378,6 +378,21 @@ static void echo_series(struct sess *s, int count, int64_t deadline, struct path
 	}
 }
 
+/* How long a black-hole probe may take before it counts as lost: on a lossy
+ * path a segment lost twice or three times waits out RTO backoff (1+2+4 RTOs),
+ * and a late echo there is loss, not a size that never passes. */
+static int bh_echo_ms(const struct sess *s)
+{
+	struct tcpi_snap t = { 0 };
+	if (s->tcpfd < 0 || relay_tcp_info(s->tcpfd, &t) < 0 || !t.valid)
+		return ECHO_MS;
+	int64_t rto = ((int64_t)t.rtt_us + 4 * (int64_t)t.rttvar_us) / 1000;
+	if (rto < 200)
+		rto = 200;
+	int64_t ms = ECHO_MS + 7 * rto;
+	return ms > 15000 ? 15000 : (int)ms;
+}
+
 /* Black-hole search; may replace *s with fresh sessions after failures. */
 static void blackhole_search(struct sess *s, struct sessenv *e, struct path_meas *m)
 {
@@ -398,7 +413,7 @@ static void blackhole_search(struct sess *s, struct sessenv *e, struct path_meas
 			break;
 		payload[size - 1] = '\n';
 		double ms;
-		int rc = sess_echo(s, payload, (size_t)size, ECHO_MS, deadline, &ms);
+		int rc = sess_echo(s, payload, (size_t)size, bh_echo_ms(s), deadline, &ms);
 		payload[size - 1] = 'x';
 		if (rc < 0)
 			break;	/* ssh died: not an answer about size */

@@ -423,9 +423,14 @@ enum srvp_verdict srvpolicy_judge(const struct srvpolicy *p, const struct srvp_o
 	 * FIN could be sshd or a proxy; RST or silence is the path */
 	int by_sshd = deaths && o->nchanclose * 2 > o->ndead;
 	int clean = deaths && (o->nchanclose + o->nfin) * 2 > o->ndead && o->nunprompted > 0;
+	/* a setting of sshd's that matches the deaths explains them unless they
+	 * were silent (sshd closes, it never just stops answering): a probe that
+	 * races sshd's close meets sshd-session exiting, an RST, and under load the
+	 * RST can beat ssh to the channel close that came before it */
+	int explains = clean || (deaths && o->nsilent * 2 < o->ndead);
 	if (p && p->read) {
-		judge_ct(p, o, clean, r, &hit);
-		struct finding *h2 = judge_others(p, o, clean, r);
+		judge_ct(p, o, explains, r, &hit);
+		struct finding *h2 = judge_others(p, o, explains, r);
 		if (!hit)
 			hit = h2;
 	}

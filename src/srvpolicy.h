@@ -42,6 +42,7 @@ struct srvp_obs {
 	int nunprompted;		/* deaths while idle (no probe in flight) */
 	int ndead;
 	const char *host;		/* for the text */
+	int nsilent;			/* deaths by silence (never answered): a path's, not sshd's */
 };
 
 enum srvp_verdict {

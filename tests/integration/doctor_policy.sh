@@ -19,12 +19,14 @@ if lab_setup; then
 	out=$(doctor_json); rc=$?
 	is "$rc" 2 "policy: exit 2 (critical)"
 	# on failure, what idle saw (CI has only this log)
-	[ "$rc" = 2 ] || { echo "$out" | python3 -c 'import json,sys
+	[ "$rc" = 2 ] && [ "$(jget measurements.doctor.causes.0.id <<<"$out")" = cause.server-idle-policy ] ||
+		{ echo "$out" | python3 -c 'import json,sys
 d=json.load(sys.stdin)
 for f in d.get("findings",[]):
     if f["id"].startswith(("idle","path.idle","server.idle")): print("#", f["severity"], f["id"], f["title"], f.get("evidence"))
 i=d["measurements"].get("idle",{})
-print("# idle:", {k:v for k,v in i.items() if k!="probes"})'; sed 's/^/# err: /' "$LAB_DIR/doctor.err" | tail -20; }
+print("# idle:", i)'; sed 's/^/# err: /' "$LAB_DIR/doctor.err" | tail -20
+		grep -E 'inactivity|closed|reset|Timeout' "$LAB_DIR/sshd.log" | tail -20 | sed 's/^/# sshd: /'; }
 	is "$(jget measurements.doctor.causes.0.id <<<"$out")" cause.server-idle-policy "policy: top cause cause.server-idle-policy"
 	is "$(jget measurements.doctor.causes.0.confidence <<<"$out")" high "policy: high confidence"
 	! grep -q 'cause.idle-timeout' <<<"$(cause_ids <<<"$out")"

@@ -29,6 +29,14 @@ like "$(jget measurements.path.detail.server_software <"$LAB_DIR/doctor.json")" 
 	"doctor: path learned the server's version from its session"
 login_now doctor
 
+# doctor may have left up to BUDGET_LIMIT_S (8 s) on the ledger, and path would
+# then rightly send nothing: let it decay, so that path's own spending is measured.
+ledger_wait() { python3 -c 'import glob,json,sys,time
+w=[json.load(open(f)).get("debt_until",0)-time.time() for f in glob.glob(sys.argv[1]+"/sshdoctor/budget/*")]
+print(max([0]+w))' "$LAB_DIR/state"; }
+w=$(ledger_wait)
+echo "# ledger after doctor: ${w} s outstanding"
+sleep "$(python3 -c "print(min(20, float('$w') + 0.5))")"
 sd_c --json path -F "$LAB_SSH_CONFIG" lab >"$LAB_DIR/path.json" 2>/dev/null
 sent=$(jget measurements.path.detail.tcp_handshake.sent <"$LAB_DIR/path.json")
 if [ "${LAB_SSHD_VERSION%%.*}" -ge 10 ]; then

@@ -37,7 +37,7 @@ is "${n:-0}" 1 "history: the session is recorded"
 h=$(sd_c --json history --sessions "$LAB_SERVER_IP")
 is "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["measurements"]["history"]["list"][0]["end"])' <<<"$h" 2>&1)" clean \
 	"history: it ended clean"
-ok $([ "$(live_watchers)" = 0 ] && echo 0 || { sleep 2; [ "$(live_watchers)" = 0 ] && echo 0 || echo 1; }) \
+ok $([ "$(live_watchers "$LAB_C")" = 0 ] && echo 0 || { sleep 2; [ "$(live_watchers "$LAB_C")" = 0 ] && echo 0 || echo 1; }) \
 	"no watcher left"
 
 out=$(sd_c --json audit -F "$CFG" --fix --relay)

@@ -37,7 +37,7 @@ done
 for _ in $(seq 1 100); do
 	n=$(sd_c --json history "$LAB_SERVER_IP" 2>/dev/null | python3 -c 'import json,sys
 print(json.load(sys.stdin)["measurements"]["history"]["sessions"])' 2>/dev/null)
-	[ "${n:-0}" -ge 9 ] && [ "$(live_watchers)" = 0 ] && break
+	[ "${n:-0}" -ge 9 ] && [ "$(live_watchers "$LAB_C")" = 0 ] && break
 	sleep 0.2
 done
 is "${n:-0}" 9 "history: 9 sessions recorded"

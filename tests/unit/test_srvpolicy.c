@@ -124,7 +124,7 @@ static void test_judge_ct(void **st)
 	struct report r;
 	srvpolicy_init(&p);
 	srvpolicy_parse(probe_out, &p);
-	struct srvp_obs o = { 18900, 19100, 2, 0, 2, 2, "lab" };
+	struct srvp_obs o = { 18900, 19100, 2, 0, 2, 2, "lab", 0 };
 	report_init(&r, "idle");
 	assert_int_equal(srvpolicy_judge(&p, &o, &r), SRVP_SERVER);
 	assert_true(has(&r, "server.idle-policy", SEV_CRITICAL));
@@ -135,8 +135,21 @@ static void test_judge_ct(void **st)
 	assert_false(fixes_mention(&r, "ClientAliveInterval"));
 	report_free(&r);
 
+	/* resets at the setting's age (probes racing sshd's close, the RST beating
+	 * the channel close to ssh): still the setting; silence there is not */
+	struct srvp_obs rst = { 18900, 19100, 0, 0, 0, 3, "lab", 0 };
+	report_init(&r, "idle");
+	assert_int_equal(srvpolicy_judge(&p, &rst, &r), SRVP_SERVER);
+	assert_true(has(&r, "server.idle-policy", SEV_CRITICAL));
+	report_free(&r);
+	struct srvp_obs silent = { 18900, 19100, 0, 0, 0, 3, "lab", 2 };
+	report_init(&r, "idle");
+	assert_int_equal(srvpolicy_judge(&p, &silent, &r), SRVP_NONE);
+	assert_false(has(&r, "server.idle-policy", SEV_CRITICAL));
+	report_free(&r);
+
 	/* the same setting, deaths at another age (a NAT at 10 s): not explained */
-	struct srvp_obs nat = { 9800, 10100, 0, 0, 0, 2, "lab" };
+	struct srvp_obs nat = { 9800, 10100, 0, 0, 0, 2, "lab", 0 };
 	report_init(&r, "idle");
 	assert_int_equal(srvpolicy_judge(&p, &nat, &r), SRVP_NONE);
 	assert_false(has(&r, "server.idle-policy", SEV_CRITICAL));
@@ -164,27 +177,27 @@ static void test_judge_unreadable(void **st)
 	(void)st;
 	struct report r;
 	/* sshd's channel close, nothing readable: still the server, never the path */
-	struct srvp_obs o = { 18000, 19500, 3, 0, 3, 3, "lab" };
+	struct srvp_obs o = { 18000, 19500, 3, 0, 3, 3, "lab", 0 };
 	report_init(&r, "idle");
 	assert_int_equal(srvpolicy_judge(NULL, &o, &r), SRVP_SERVER);
 	assert_true(has(&r, "server.idle-policy", SEV_CRITICAL));
 	assert_false(fixes_mention(&r, "Alive"));
 	report_free(&r);
 	/* a bare FIN while idle, nothing readable: unknown, not a middlebox */
-	struct srvp_obs fin = { 18000, 19500, 0, 3, 3, 3, "lab" };
+	struct srvp_obs fin = { 18000, 19500, 0, 3, 3, 3, "lab", 0 };
 	report_init(&r, "idle");
 	assert_int_equal(srvpolicy_judge(NULL, &fin, &r), SRVP_UNKNOWN);
 	assert_true(has(&r, "idle.close-unattributed", SEV_WARNING));
 	assert_true(r.unknown);
 	report_free(&r);
 	/* RST / silence at the probe: the path */
-	struct srvp_obs rst = { 18000, 19500, 0, 0, 0, 3, "lab" };
+	struct srvp_obs rst = { 18000, 19500, 0, 0, 0, 3, "lab", 0 };
 	report_init(&r, "idle");
 	assert_int_equal(srvpolicy_judge(NULL, &rst, &r), SRVP_NONE);
 	assert_int_equal(r.n, 0);
 	report_free(&r);
 	/* FIN but only at probes (a NAT answering... with FIN is not usual): not unprompted */
-	struct srvp_obs fin2 = { 18000, 19500, 0, 3, 0, 3, "lab" };
+	struct srvp_obs fin2 = { 18000, 19500, 0, 3, 0, 3, "lab", 0 };
 	report_init(&r, "idle");
 	assert_int_equal(srvpolicy_judge(NULL, &fin2, &r), SRVP_NONE);
 	report_free(&r);
@@ -198,7 +211,7 @@ static void test_judge_old_countmax(void **st)
 	srvpolicy_init(&p);
 	srvpolicy_parse("@@version OpenSSH_7.4p1\n@@sshdT\nclientaliveinterval 30\n"
 			"clientalivecountmax 0\nunusedconnectiontimeout none\n@@rc 0\n", &p);
-	struct srvp_obs o = { 29500, 30400, 0, 2, 2, 2, "lab" };
+	struct srvp_obs o = { 29500, 30400, 0, 2, 2, 2, "lab", 0 };
 	report_init(&r, "idle");
 	assert_int_equal(srvpolicy_judge(&p, &o, &r), SRVP_SERVER);
 	assert_true(fixes_mention(&r, "ClientAliveCountMax 3"));
