@@ -239,6 +239,7 @@ static void sock_event(struct wst *w)
 		w->o.fin = 1;
 		w->o.fin_ssh_alive = ssh_alive(w);
 		w->o.fin_last_sent_ms = w->ti_ok ? w->ti.tcpi_last_data_sent : 0;
+		w->o.fin_last_recv_ms = w->ti_ok ? (int64_t)w->ti.tcpi_last_data_recv : -1;
 		w->done = 1;
 	} else if (err) {
 		w->o.sock_err = err;
@@ -250,6 +251,7 @@ static void sock_event(struct wst *w)
 		w->o.fin = 1;
 		w->o.fin_ssh_alive = ssh_alive(w);
 		w->o.fin_last_sent_ms = w->ti.tcpi_last_data_sent;
+		w->o.fin_last_recv_ms = w->ti.tcpi_last_data_recv;
 		w->done = 1;
 	}
 }
@@ -300,6 +302,7 @@ static void ssh_gone(struct wst *w)
 			w->o.fin = w->ti.tcpi_state != ST_CLOSE;
 			w->o.closed = w->ti.tcpi_state == ST_CLOSE;
 			w->o.fin_last_sent_ms = w->o.gone_last_sent_ms;
+			w->o.fin_last_recv_ms = w->ti.tcpi_last_data_recv;
 			break;
 		}
 	}
@@ -430,6 +433,7 @@ int watch_run(const struct watch_args *a)
 	w.gap_end_idle_ms = -1;
 	w.server_words_ms = -1;
 	w.o.end_after_words_ms = -1;
+	w.o.fin_last_recv_ms = -1;
 	w.mono0 = mono(&w);
 	w.boot0 = w.clk->boot_ms(w.clk->arg);
 	char err[256];

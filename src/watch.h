@@ -41,6 +41,7 @@ struct watch_obs {
 	int fin;		/* FIN from the server (RDHUP / CLOSE_WAIT) */
 	int fin_ssh_alive;	/* ... while ssh was still running */
 	int64_t fin_last_sent_ms;	/* tcpi_last_data_sent when the FIN was seen */
+	int64_t fin_last_recv_ms;	/* tcpi_last_data_recv then (the server's last data) */
 	int ssh_gone;		/* ssh (and every process holding the socket) exited */
 	int64_t gone_last_sent_ms;	/* tcpi_last_data_sent when ssh was seen gone */
 	int gone_unacked;	/* data in flight, unanswered, when ssh went */
@@ -57,6 +58,9 @@ struct watch_obs {
 /* A server that spoke first after this much silence and closed ended the
  * session itself; shorter waits are a busy server answering late. */
 #define WATCH_SERVER_GAP_MIN_MS 5000
+/* A loaded machine (ours or the server) may take this long between ssh's
+ * answer to the server's channel close and the FIN that follows it. */
+#define WATCH_CLOSE_SLACK_MS 3000
 #define WATCH_SUSPEND_MIN_MS 3000	/* less is timer noise, not a sleep */
 
 /* Pure: how the session ended, with a one-line reason in detail. */

@@ -68,7 +68,13 @@ enum hist_end watch_classify(const struct watch_obs *o, char *detail, size_t n)
 		snprintf(base, sizeof(base), "the server ended the session after %lld s idle (its "
 			 "data first, then the close)", (long long)(o->server_gap_ms / 1000));
 	} else if (o->fin) {
-		if (o->fin_last_sent_ms <= o->reply_window_ms) {
+		int64_t slack = o->reply_window_ms > WATCH_CLOSE_SLACK_MS ? o->reply_window_ms
+									   : WATCH_CLOSE_SLACK_MS;
+		/* ssh's last data answered the server's (its channel close), then the
+		 * FIN: the normal end, even when a busy machine stretched it */
+		int answered = o->fin_last_recv_ms >= o->fin_last_sent_ms &&
+			       o->fin_last_sent_ms <= slack;
+		if (o->fin_last_sent_ms <= o->reply_window_ms || answered) {
 			e = HE_CLEAN;
 			snprintf(base, sizeof(base), "the server closed %lld ms after ssh's last data "
 				 "(its disconnect)", (long long)o->fin_last_sent_ms);

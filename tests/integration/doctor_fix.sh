@@ -71,6 +71,7 @@ is "$r" silent "after --undo the session hangs again"
 # still too long gets --verify false and stays critical.
 printf 'Host lab\n\tServerAliveInterval 30\n' | cat - "$LAB_DIR/orig_config" >"$LAB_SSH_CONFIG"
 out=$(sd_c --json doctor --no-path --idle-max 30s --verify -F "$LAB_SSH_CONFIG" lab 2>"$LAB_DIR/uncured.err"); rc=$?
-is "$(jget measurements.doctor.verified <<<"$out")" false "--verify on an uncured path: false"
+is "$(jget measurements.doctor.verified <<<"$out")" false "--verify on an uncured path: false" ||
+	diag_json "$out" "$LAB_DIR/uncured.err"
 is "$rc" 2 "uncured: exit 2" || diag_json "$out" "$LAB_DIR/uncured.err"
 done_testing

@@ -53,8 +53,19 @@ static void test_classify(void **state)
 	struct watch_obs pa = fin;	/* closed before any login: refused */
 	pa.preauth = 1;
 	assert_int_equal(cls(&pa), HE_SERVER_CLOSED);
+	/* a loaded machine: the FIN 1.1 s after ssh answered the server's close */
+	struct watch_obs late = fin;
+	late.fin_last_sent_ms = 1128;
+	late.fin_last_recv_ms = 1140;
+	assert_int_equal(cls(&late), HE_CLEAN);
+	late.fin_last_recv_ms = 900;	/* the server spoke after ssh: no answer, its own close */
+	assert_int_equal(cls(&late), HE_SERVER_CLOSED);
+	late.fin_last_sent_ms = 3500;	/* past the slack: the server's choice */
+	late.fin_last_recv_ms = 3600;
+	assert_int_equal(cls(&late), HE_SERVER_CLOSED);
 	/* FIN long after ssh last sent, ssh alive: the server closed */
 	fin.fin_last_sent_ms = 20000;
+	fin.fin_last_recv_ms = 20000;
 	assert_int_equal(cls(&fin), HE_SERVER_CLOSED);
 	/* the server broke a silence, ssh answered with its disconnect: server-closed */
 	struct watch_obs sc = o;
