@@ -17,7 +17,7 @@ static const struct optdef doctor_opts_def[] = {
 	{ "quick", 0, 0, O_QUICK, NULL, "a faster, coarser check (idle up to 2m, fewer path probes)" },
 	{ "fix", 0, 0, O_FIX, NULL, "show the change that cures it (audit --fix); with --yes apply it" },
 	{ "yes", 'y', 0, O_YES, NULL, "with --fix: apply the change (backed up, undo with audit --undo)" },
-	{ "verify", 0, 0, O_VERIFY, NULL, "prove it: hold a session idle 1.5 x the timeout, report survival" },
+	{ "verify", 0, 0, O_VERIFY, NULL, "prove it: hold a session idle past the old timeout (1.5 x it, and past the bracket), report survival" },
 	{ "remote", 0, 0, O_REMOTE, NULL, "also audit the server's sshd and kernel over ssh" },
 	{ "no-path", 0, 0, O_NO_PATH, NULL, "skip the loss/jitter/MTU probes" },
 	{ "server-log", 0, 1, O_SERVER_LOG, "FILE", "a server log readable here (repeatable)" },

@@ -6,7 +6,7 @@
 #include "keep.h"
 
 enum { O_NAME = 1, O_MAX_TRIES, O_BACKOFF_MAX, O_STABLE, O_ALIVE_I, O_ALIVE_C, O_CHECK,
-       O_CHECK_INT, O_CHECK_TIMEOUT, O_AUTH_RETRIES, O_AUTH_WAIT, O_STATUS, O_INSTALL, O_UNINSTALL };
+       O_CHECK_INT, O_CHECK_TIMEOUT, O_AUTH_RETRIES, O_AUTH_WAIT, O_STATUS, O_INSTALL, O_UNINSTALL, O_NO_RELAY };
 
 static const struct optdef keep_opts_def[] = {
 	{ "name", 0, 1, O_NAME, "NAME", "the tunnel's name (state file, unit; default from target and forwards)" },
@@ -23,6 +23,8 @@ static const struct optdef keep_opts_def[] = {
 	{ "auth-retries", 0, 1, O_AUTH_RETRIES, "N",
 	  "slow tries after 'auth refused' if the tunnel was up before (default 3; never before it was up)" },
 	{ "auth-wait", 0, 1, O_AUTH_WAIT, "DURATION", "the first of those waits (default 10s, then x3)" },
+	{ "no-relay", 0, 0, O_NO_RELAY, NULL, "let ssh connect by itself, not through `sshdoctor relay "
+	  "--wait-path` (used unless the host has its own proxy)" },
 	{ "status", 0, 0, O_STATUS, NULL, "show the tunnels of this user (with --json: as JSON)" },
 	{ "install-unit", 0, 1, O_INSTALL, "NAME", "write a systemd unit that runs this keep command" },
 	{ "uninstall-unit", 0, 1, O_UNINSTALL, "NAME", "remove a unit --install-unit wrote" },
@@ -88,6 +90,9 @@ static int keep_opt(void *state, int id, const char *arg)
 		return dur(c, "--auth-wait", arg, 1000, 3600 * 1000LL, &c->o.auth_wait_ms);
 	case O_STATUS:
 		c->status = 1;
+		return 0;
+	case O_NO_RELAY:
+		c->o.no_relay = 1;
 		return 0;
 	case O_INSTALL:
 	case O_UNINSTALL:

@@ -8,7 +8,7 @@
 #include "relay.h"
 
 enum { O_REPORT = 1, O_V4, O_V6, O_CTIMEOUT, O_KEEPALIVE, O_UTIMEOUT, O_USER, O_HISTORY,
-       O_FDPASS, O_PUMP };
+       O_FDPASS, O_PUMP, O_NOSSHCFG, O_WAITPATH };
 
 static const struct optdef relay_opts_def[] = {
 	{ "report", 0, 1, O_REPORT, "NAME", "(path) pump, and hand the socket to this abstract "
@@ -27,6 +27,10 @@ static const struct optdef relay_opts_def[] = {
 	{ "fdpass", 0, 0, O_FDPASS, NULL, "hand the socket over stdout (default when stdout is a "
 	  "unix socket)" },
 	{ "pump", 0, 0, O_PUMP, NULL, "carry the bytes over stdin/stdout instead" },
+	{ "wait-path", 0, 1, O_WAITPATH, "DURATION|auto", "while the path is down, keep opening "
+	  "fresh connections (0.5 s apart at first) this long; auto: ssh's ConnectTimeout, else 10s" },
+	{ "no-ssh-config", 0, 0, O_NOSSHCFG, NULL, "do not take AddressFamily and ConnectTimeout "
+	  "from the ssh that runs the relay (ssh -G)" },
 	{ 0 }
 };
 
@@ -74,12 +78,13 @@ static int relay_opt(void *state, int id, const char *arg)
 	int64_t ms;
 	switch (id) {
 	case O_REPORT: a->report = arg; return 0;
-	case O_V4: a->o.family = 4; return 0;
-	case O_V6: a->o.family = 6; return 0;
+	case O_V4: a->o.family = 4; a->o.family_set = 1; return 0;
+	case O_V6: a->o.family = 6; a->o.family_set = 1; return 0;
 	case O_CTIMEOUT:
 		if ((ms = opt_duration(a->cmd, "--connect-timeout", arg, 1000, 3600 * 1000LL)) < 0)
 			return EXIT_USAGE;
 		a->o.connect_timeout_s = (int)(ms / 1000);
+		a->o.ctimeout_set = 1;
 		return 0;
 	case O_KEEPALIVE: return parse_ka(a, arg);
 	case O_UTIMEOUT:
@@ -95,6 +100,16 @@ static int relay_opt(void *state, int id, const char *arg)
 	case O_HISTORY: a->o.db = arg; return 0;
 	case O_FDPASS: a->o.mode = 1; return 0;
 	case O_PUMP: a->o.mode = 2; return 0;
+	case O_NOSSHCFG: a->o.no_ssh_config = 1; return 0;
+	case O_WAITPATH:
+		if (!strcmp(arg, "auto")) {
+			a->o.wait_path_ms = -1;
+			return 0;
+		}
+		if ((ms = opt_duration(a->cmd, "--wait-path", arg, 1000, 3600 * 1000LL)) < 0)
+			return EXIT_USAGE;
+		a->o.wait_path_ms = (int)ms;
+		return 0;
 	}
 	return EXIT_USAGE;
 }
@@ -121,6 +136,7 @@ const struct cmd_entry cmd_relay_entry = {
 		   "and every session recorded in the history",
 	.synopsis = "[-4|-6] [--connect-timeout DURATION] [--keepalive auto|off|IDLE[,INTVL[,CNT]]] "
 		    "[--user-timeout DURATION|off] [-l USER] [--history FILE] [--fdpass|--pump] "
+		    "[--wait-path DURATION|auto] [--no-ssh-config] "
 		    "[--report NAME] HOST PORT",
 	.opts = relay_opts_def,
 	.exec = relay_exec,

@@ -83,6 +83,7 @@ struct keep {
 	uint64_t wd_usec, wd_timer;
 	int alive_i, alive_c;
 	const char *alive_src;
+	int relay;			/* ssh connects through our relay (keep_relay_args) */
 	int stopping, exit_code;
 };
 
@@ -237,6 +238,71 @@ void keep_keepalive(const struct keep_opts *o, int *interval, int *count, const 
 	*count = o->alive_count > 0 ? o->alive_count : (int)audit_prescribed_countmax(iv);
 }
 
+/* A ProxyCommand word: the path as is when the shell leaves it alone. */
+static void push_shell_word(struct strbuf *sb, const char *w)
+{
+	if (w[strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-")] == 0) {
+		sb_adds(sb, w);
+		return;
+	}
+	sb_adds(sb, "'");
+	for (const char *p = w; *p; p++)
+		if (*p == '\'')
+			sb_adds(sb, "'\\''");
+		else
+			sb_add(sb, p, 1);
+	sb_adds(sb, "'");
+}
+
+/* Why keep connects without the relay, or NULL: it is used. The user's own
+ * proxy (config, -o, -J) always wins; our relay already in the config too. */
+static const char *relay_skip(const struct keep_opts *o, size_t cmd)
+{
+	if (o->no_relay)
+		return "--no-relay";
+	if (kv_get(&o->t->cfg, "proxycommand") || kv_get(&o->t->cfg, "proxyjump"))
+		return "the host has its own ProxyCommand or ProxyJump";
+	if (has_word_opt(&o->so->args, o->so->args.n, "ProxyCommand") ||
+	    has_word_opt(&o->so->args, o->so->args.n, "ProxyJump") ||
+	    has_word_opt(&o->ssh_args, cmd, "ProxyCommand") || has_word_opt(&o->ssh_args, cmd, "ProxyJump"))
+		return "a ProxyCommand or ProxyJump was given";
+	for (size_t i = 0; i < cmd && i < o->ssh_args.n; i++)
+		if (!strncmp(o->ssh_args.v[i], "-J", 2))
+			return "-J was given";
+	for (size_t i = 0; i < o->so->args.n; i++)
+		if (!strcmp(o->so->args.v[i], "-J"))
+			return "-J was given";
+	return NULL;
+}
+
+/* ssh connects through `sshdoctor relay --wait-path auto`: per-socket
+ * keepalive, the session in the history, and, while the path is down, a fresh
+ * SYN every 0.5 s instead of ssh's 1-2-4-8 s retransmissions. */
+static void push_relay(struct keep *k, struct strvec *v)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		verbose("keep: %s: not using the relay: /proc/self/exe unreadable", k->name);
+		return;
+	}
+	self[n] = 0;
+	if (strchr(self, '%')) {	/* ssh would expand it as a token */
+		verbose("keep: %s: not using the relay: '%%' in %s", k->name, self);
+		return;
+	}
+	struct strbuf pc = { 0 };
+	sb_adds(&pc, "ProxyCommand=");
+	push_shell_word(&pc, self);
+	sb_adds(&pc, " relay --wait-path auto -l %r %h %p");
+	strvec_push(v, "-o");
+	strvec_push(v, pc.buf);
+	strvec_push(v, "-o");
+	strvec_push(v, "ProxyUseFdpass=yes");
+	sb_free(&pc);
+	k->relay = 1;
+}
+
 static void build_argv(struct keep *k)
 {
 	struct keep_opts *o = k->o;
@@ -264,6 +330,11 @@ static void build_argv(struct keep *k)
 		strvec_push(v, "-o");
 		strvec_push(v, "ConnectTimeout=10");	/* a silent path must not hold a try for 2 min */
 	}
+	const char *skip = relay_skip(o, cmd);
+	if (!skip)
+		push_relay(k, v);
+	else
+		verbose("keep: %s: connecting without sshdoctor's relay: %s", k->name, skip);
 	struct sshopts none = { 0 };
 	target_ssh_args(o->t, &none, v);
 	for (size_t i = cmd; i < o->ssh_args.n; i++)
@@ -365,6 +436,7 @@ static void save_state(struct keep *k)
 	json_object_object_add(ka, "count_max", json_object_new_int(k->alive_c));
 	json_object_object_add(ka, "source", json_object_new_string(k->alive_src));
 	json_object_object_add(j, "keepalive", ka);
+	json_object_object_add(j, "relay", json_object_new_boolean(k->relay));
 	json_object_object_add(j, "check", k->o->check ? json_object_new_string(k->o->check) : NULL);
 	for (int i = 0; i < k->nfalls; i++) {
 		const struct fall *f = &k->falls[i];

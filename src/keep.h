@@ -29,6 +29,7 @@ struct keep_opts {
 	int64_t check_interval_ms, check_timeout_ms;
 	int auth_retries;		/* tries after auth-refused when the tunnel was up before */
 	int64_t auth_wait_ms;		/* first wait after auth-refused (then x3) */
+	int no_relay;			/* do not connect through `sshdoctor relay --wait-path` */
 	char **argv;			/* keep's own command line, for --install-unit */
 	int argc;
 };

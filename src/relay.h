@@ -41,10 +41,15 @@ int relay_send_fd(int us, int fd);
 int relay_main(const char *host, const char *port, int family, const char *report);
 
 /* The public relay (relay_public.c): ProxyCommand with ProxyUseFdpass. */
+#define RELAY_WAIT_AUTO_S 10
 struct watch_ka;
 struct relay_public_opts {
 	int family;		/* 0, 4, 6 */
 	int connect_timeout_s;	/* 0: the kernel's */
+	int family_set, ctimeout_set;	/* given as options: they win over ssh's own */
+	int no_ssh_config;	/* do not ask the parent ssh (ssh -G) */
+	int wait_path_ms;	/* race fresh SYNs this long (relay_race.c); 0 off,
+				 * -1 auto: ssh's ConnectTimeout, else RELAY_WAIT_AUTO_S */
 	int keepalive;		/* 1 auto (stored idle result, else default), 0 off, 2 given */
 	int ka_idle_s, ka_intvl_s, ka_cnt;	/* given */
 	int user_timeout_ms;	/* -1: derived, 0: off, else given */

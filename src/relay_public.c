@@ -28,9 +28,15 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "budget.h"
+#include "relay_race.h"
+#include "relay_sshcfg.h"
 #include "state.h"
 #include "util.h"
 #include "watch.h"
+
+/* How long ssh -G may take: it reads configs and may run Match exec. */
+#define RELAY_SSHCFG_MS 3000
 
 /* The lower bound of the stored `idle` result for this server: the user's
  * key when %r was given, else the TCP-level one, else any user's (newest). */
@@ -160,11 +166,45 @@ static void spawn_watcher(const struct watch_args *wa)
 		;
 }
 
+/* ssh hands a ProxyCommand only %h %p %r: its -4/-6, AddressFamily and
+ * ConnectTimeout come from asking it (ssh -G); options given to us win. */
+static void connect_params(const struct relay_public_opts *o, int *family, int *timeout_s)
+{
+	*family = o->family;
+	*timeout_s = o->connect_timeout_s;
+	if (o->no_ssh_config || (o->family_set && o->ctimeout_set))
+		return;
+	struct relay_sshcfg c;
+	char err[256];
+	if (relay_sshcfg_read(getppid(), RELAY_SSHCFG_MS, &c, err, sizeof(err)) < 0) {
+		debug("relay: ssh's own config not read (%s): defaults", err);
+		return;
+	}
+	if (!o->family_set && c.family >= 0)
+		*family = c.family;
+	if (!o->ctimeout_set && c.connect_timeout_s >= 0)
+		*timeout_s = c.connect_timeout_s;
+}
+
 int relay_public_main(const char *host, const char *port, const struct relay_public_opts *o)
 {
 	char err[256];
 	int fdpass = o->mode == 1 || (o->mode == 0 && stdout_is_unix_socket());
-	int sock = relay_connect(host, port, o->family, o->connect_timeout_s * 1000, err, sizeof(err));
+	int family, timeout_s;
+	connect_params(o, &family, &timeout_s);
+	int sock;
+	if (o->wait_path_ms) {
+		int wait = o->wait_path_ms > 0 ? o->wait_path_ms :
+			   (timeout_s > 0 ? timeout_s : RELAY_WAIT_AUTO_S) * 1000;
+		struct relay_race_stats st;
+		sock = relay_connect_race(host, port, family, wait, &st, err, sizeof(err));
+		debug("relay: %s port %s: %d connection(s) raced in %lld ms, %d extra", host, port,
+		      st.opened, (long long)st.ms, st.extra);
+		if (st.extra > 0)	/* closed before the banner: sshd may count them */
+			budget_charge(host, atoi(port), st.extra, BUDGET_NOAUTH_S);
+	} else {
+		sock = relay_connect(host, port, family, timeout_s * 1000, err, sizeof(err));
+	}
 	if (sock < 0) {
 		fprintf(stderr, "sshdoctor relay: %s\n", err);
 		return 255;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # doctor --fix --yes --verify: the cure is applied to the user's ssh config, an
-# idle session held 1.5 x the timeout survives, and audit --undo gives back the
+# idle session held past the old timeout (1.5 x it, past the bracket) survives, and audit --undo gives back the
 # original bytes. Also the JSON contract's shape (a golden test of the keys).
 . "$(dirname "$0")/lib.sh"
 
@@ -51,6 +51,13 @@ start=$(date +%s)
 out=$(sd_c --json doctor --no-path --idle-max 30s --fix --yes --verify -F "$LAB_SSH_CONFIG" lab); rc=$?
 is "$(jget measurements.doctor.fix.applied <<<"$out")" true "--fix --yes: applied"
 is "$(jget measurements.doctor.verified <<<"$out")" true "--verify: the idle session survived"
+held=$(python3 -c 'import json,re,sys
+d=json.load(sys.stdin)
+f=[f for f in d["findings"] if f["id"]=="doctor.verify"][0]
+m=re.search(r"held idle ([0-9.]+)s", " ".join(f["evidence"]))
+print(m.group(1) if m else -1, d["measurements"]["idle"]["upper_s"])' <<<"$out" 2>&1)
+ok "$(python3 -c 'import sys; h,u=map(float,sys.argv[1].split()); sys.exit(0 if h>u else 1)' "$held" 2>/dev/null; echo $?)" \
+	"--verify held past the upper bound of the bracket (held, upper: $held)"
 is "$(jget status <<<"$out")" ok "cured and verified: status ok"
 is "$rc" 0 "cured and verified: exit 0"
 like "$(jget measurements.doctor.summary <<<"$out")" '^Found and cured' "summary says cured"

@@ -151,6 +151,22 @@ static void test_lines(void **state)
 	keep_judge(&o, 255, &v);
 	assert_int_equal(v.cause, KC_REFUSED);
 
+	/* through keep's relay: the relay's line explains, ssh's follow-up does not */
+	feed(&o, "sshdoctor relay: connect to 203.0.113.2 port 22: Connection timed out\n"
+		 "mm_receive_fd: recvmsg: expected received 1 got 0\n"
+		 "proxy dialer did not pass back a connection\n");
+	keep_judge(&o, 255, &v);
+	assert_int_equal(v.cause, KC_CONNECT_TIMEOUT);
+	assert_non_null(strstr(o.last_error, "sshdoctor relay: connect to"));
+	feed(&o, "sshdoctor relay: connect to 203.0.113.2 port 22: Connection refused\n"
+		 "proxy dialer did not pass back a connection\n");
+	keep_judge(&o, 255, &v);
+	assert_int_equal(v.cause, KC_REFUSED);
+	feed(&o, "sshdoctor relay: connect to 203.0.113.2 port 22: No route to host\n"
+		 "proxy dialer did not pass back a connection\n");
+	keep_judge(&o, 255, &v);
+	assert_int_equal(v.cause, KC_NO_ROUTE);
+
 	feed(&o, "command-line line 0: Bad configuration option: nosuch\n");
 	keep_judge(&o, 255, &v);
 	assert_int_equal(v.cause, KC_CONFIG);
