@@ -17,7 +17,7 @@
 
 int relay_race_gap_ms(int n)
 {
-	return n <= 4 ? 500 : n <= 6 ? 1000 : 2000;
+	return n <= 8 ? 500 : 1000;
 }
 
 struct racer {
@@ -92,7 +92,11 @@ int relay_connect_race(const char *host, const char *port, int family, int wait_
 			}
 			continue;
 		}
-		if (res && t >= next_syn && n < RACE_MAX_INFLIGHT) {
+		if (res && t >= next_syn) {
+			if (n == RACE_MAX_INFLIGHT) {	/* the oldest goes: its SYN had its chance */
+				close(r[0].fd);
+				memmove(r, r + 1, sizeof(r[0]) * (size_t)--n);
+			}
 			int e = 0, fd = start_one(next, &e);
 			next = next->ai_next ? next->ai_next : res;	/* round robin */
 			st->opened++;
@@ -101,9 +105,9 @@ int relay_connect_race(const char *host, const char *port, int family, int wait_
 				r[n].fd = fd;
 				r[n].started = t;
 				n++;
-			} else if (e == ECONNREFUSED || e == ENETUNREACH) {
-				/* refused: the server answered; no route in our own table:
-				 * whoever runs us waits for the network (keep: netlink) */
+			} else if (e == ENETUNREACH) {
+				/* no route in our own table: whoever runs us waits for
+				 * the network (keep: netlink) instead */
 				last = e;
 				final = 1;
 			} else {
@@ -114,7 +118,7 @@ int relay_connect_race(const char *host, const char *port, int family, int wait_
 		int64_t wake = deadline;
 		if (!res && next_resolve < wake)
 			wake = next_resolve;
-		if (res && n < RACE_MAX_INFLIGHT && next_syn < wake)
+		if (res && next_syn < wake)
 			wake = next_syn;
 		struct pollfd p[RACE_MAX_INFLIGHT];
 		for (int i = 0; i < n; i++)
@@ -135,8 +139,6 @@ int relay_connect_race(const char *host, const char *port, int family, int wait_
 			r[i] = r[--n];
 			p[i] = p[n];
 			i--;
-			if (last == ECONNREFUSED)
-				final = 1;
 		}
 	}
 	int fd = -1;

@@ -50,7 +50,8 @@ lab_sshd_stop
 kill_sessions
 wait_log "$ERR" 'fell after .* \(server-closed\)' 10
 ok $? "sshd restart: the fall is named server-closed"
-wait_log "$ERR" 'attempt [0-9]* failed \(refused\)' 10
+# the relay races SYNs through "refused" for ConnectTimeout (10 s), then says so
+wait_log "$ERR" 'attempt [0-9]* failed \(refused\)' 16
 ok $? "sshd restart: tries while the port is closed are 'refused'"
 sleep 2
 lab_sshd_start
