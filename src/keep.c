@@ -83,9 +83,15 @@ struct keep {
 	uint64_t wd_usec, wd_timer;
 	int alive_i, alive_c;
 	const char *alive_src;
-	int relay;			/* ssh connects through our relay (keep_relay_args) */
+	int relay;			/* ssh connects through our relay (push_relay) */
+	int64_t attempt_mono;		/* when the current ssh was started */
 	int stopping, exit_code;
 };
+
+/* An attempt through the relay that failed after this long raced the whole
+ * wait; the next one starts after RELAY_NEXT_MS. */
+#define RELAY_RACED_MS 3000
+#define RELAY_NEXT_MS 250
 
 static void start_ssh(struct keep *k);
 static void save_state(struct keep *k);
@@ -838,6 +844,12 @@ static void ssh_exited(struct keep *k)
 		return;
 	}
 	int64_t delay = keep_backoff_ms(k->fails, k->o->backoff_max_ms, jitter());
+	/* The relay already waited for the path (a SYN every 0.5-1 s for the whole
+	 * ConnectTimeout): that wait was the backoff, and none of those SYNs
+	 * reached sshd (dropped, or refused by the kernel), so go again at once. */
+	if (k->relay && (v.cause == KC_CONNECT_TIMEOUT || v.cause == KC_REFUSED) &&
+	    now - k->attempt_mono >= RELAY_RACED_MS && delay > RELAY_NEXT_MS)
+		delay = RELAY_NEXT_MS;
 	switch (v.action) {
 	case KA_STOP:
 		stop_for_good(k, KEEP_EXIT_STOPPED, "giveup", "stopped: %s (%s) - no retry cures this",
@@ -898,6 +910,7 @@ static void start_ssh(struct keep *k)
 		return;
 	keep_obs_init(&k->obs, now_ms());
 	k->attempts++;
+	k->attempt_mono = now_ms();
 	k->kill_cause = -1;
 	if (proc_spawn(&k->p, k->argv.v, PROC_STDERR) < 0) {
 		stop_for_good(k, KEEP_EXIT_STOPPED, "giveup", "cannot run ssh: %s", strerror(errno));
