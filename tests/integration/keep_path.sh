@@ -61,6 +61,7 @@ ok $? "sshd restart: the forward carries bytes again ${ms} ms after sshd is back
 st=$(keep_state t1)
 is "$(printf '%s' "$st" | jget restarts)" 3 "state file: 3 restarts"
 is "$(printf '%s' "$st" | jget falls.0.cause)" server-closed "state file: newest fall first, its cause"
+is "$(printf '%s' "$st" | jget relay)" true "state file: ssh connects through the relay"
 dt=$(printf '%s' "$st" | jget falls.1.downtime_ms)
 ok $((dt > 3000 ? 0 : 1)) "state file: the reset cut's downtime recorded (${dt} ms, > the 4 s cut minus detection)"
 js=$(sd_c --json keep --status)
