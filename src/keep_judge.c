@@ -122,9 +122,9 @@ void keep_obs_line(struct keep_obs *o, int64_t t, const char *line, size_t len)
 			o->timed_out = 1;
 		if (has(line, len, "Killed by signal"))
 			o->killed_by_signal = 1;
-		/* the last fatal-looking line, for the log; banners and warnings skipped */
-		/* ssh's "proxy dialer did not pass back a connection" after our relay
-		 * said why: the relay's line is the one that explains */
+		/* the last fatal-looking line, for the log; banners and warnings
+		 * skipped, and ssh's "proxy dialer did not pass back a connection"
+		 * after our relay said why: the relay's line is the one that explains */
 		if (len && !has(line, len, "Warning: Permanently added") && line[0] != '@' &&
 		    !has(line, len, "Pseudo-terminal") && !has(line, len, "Authenticated to") &&
 		    !has(line, len, "proxy dialer did not pass back") && !has(line, len, "mm_receive_fd"))

@@ -13,60 +13,43 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "sshcfg.h"
 #include "util.h"
 
 #define SSHCFG_MAX_ARGS 4096
 #define SSHCFG_MAX_CMDLINE (256 * 1024)
 
-/* One "key value" line; key compared case-insensitively (ssh -G prints lower case). */
-static void take_line(const char *l, size_t n, struct relay_sshcfg *c, int *found)
-{
-	char key[32], val[32];
-	size_t k = 0;
-	while (k < n && l[k] != ' ' && l[k] != '\t')
-		k++;
-	if (k == 0 || k >= sizeof(key))
-		return;
-	memcpy(key, l, k);
-	key[k] = 0;
-	size_t v = k;
-	while (v < n && (l[v] == ' ' || l[v] == '\t'))
-		v++;
-	size_t vl = n - v;
-	while (vl && (l[v + vl - 1] == ' ' || l[v + vl - 1] == '\t' || l[v + vl - 1] == '\r'))
-		vl--;
-	if (vl == 0 || vl >= sizeof(val) || memchr(l + v, 0, vl))
-		return;
-	memcpy(val, l + v, vl);
-	val[vl] = 0;
-	if (!strcasecmp(key, "addressfamily")) {
-		int f = !strcasecmp(val, "any") ? 0 : !strcasecmp(val, "inet") ? 4 :
-			!strcasecmp(val, "inet6") ? 6 : -1;
-		if (f >= 0 && c->family < 0) {	/* ssh: the first value wins */
-			c->family = f;
-			(*found)++;
-		}
-	} else if (!strcasecmp(key, "connecttimeout") && c->connect_timeout_s < 0) {
-		long t;
-		if (!strcasecmp(val, "none"))
-			t = 0;
-		else if (parse_int(val, 0, INT_MAX / 1000, &t) < 0)
-			return;
-		c->connect_timeout_s = (int)t;
-		(*found)++;
-	}
-}
-
+/* The lines are split by the project's ssh -G reader (sshcfg.c); unlike
+ * kv_get, a value ssh would not print is skipped and the next one taken. */
 int relay_sshcfg_parse_g(const char *buf, size_t len, struct relay_sshcfg *c)
 {
+	if (memchr(buf, 0, len))	/* ssh -G never prints a NUL: not its output */
+		return 0;
+	char *text = xstrndup(buf, len);
+	struct kvlist kv = { 0 };
+	kv_parse(&kv, text);
+	free(text);
 	int found = 0;
-	size_t i = 0;
-	while (i < len) {
-		const char *nl = memchr(buf + i, '\n', len - i);
-		size_t n = nl ? (size_t)(nl - (buf + i)) : len - i;
-		take_line(buf + i, n, c, &found);
-		i += n + 1;
+	for (size_t i = 0; i < kv.keys.n; i++) {
+		const char *key = kv.keys.v[i], *val = kv.vals.v[i];
+		if (!strcmp(key, "addressfamily") && c->family < 0) {
+			int f = !strcasecmp(val, "any") ? 0 : !strcasecmp(val, "inet") ? 4 :
+				!strcasecmp(val, "inet6") ? 6 : -1;
+			if (f >= 0) {	/* ssh: the first value wins */
+				c->family = f;
+				found++;
+			}
+		} else if (!strcmp(key, "connecttimeout") && c->connect_timeout_s < 0) {
+			long t;
+			if (!strcasecmp(val, "none"))
+				t = 0;
+			else if (parse_int(val, 0, INT_MAX / 1000, &t) < 0)
+				continue;
+			c->connect_timeout_s = (int)t;
+			found++;
+		}
 	}
+	kv_free(&kv);
 	return found;
 }
 
