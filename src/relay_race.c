@@ -20,11 +20,6 @@ int relay_race_gap_ms(int n)
 	return n <= 8 ? 500 : 1000;
 }
 
-struct racer {
-	int fd;
-	int64_t started;
-};
-
 static int sock_error(int fd)
 {
 	int e = 0;
@@ -70,7 +65,7 @@ int relay_connect_race(const char *host, const char *port, int family, int wait_
 	int64_t t0 = now_ms(), deadline = t0 + (wait_ms > 0 ? wait_ms : 1);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *next = NULL;
 	hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
-	struct racer r[RACE_MAX_INFLIGHT];
+	int r[RACE_MAX_INFLIGHT];	/* sockets in SYN_SENT, oldest first */
 	int n = 0, winner = -1, last = ETIMEDOUT, final = 0, gai_last = 0;
 	int64_t next_resolve = t0, next_syn = t0;
 
@@ -94,18 +89,16 @@ int relay_connect_race(const char *host, const char *port, int family, int wait_
 		}
 		if (res && t >= next_syn) {
 			if (n == RACE_MAX_INFLIGHT) {	/* the oldest goes: its SYN had its chance */
-				close(r[0].fd);
+				close(r[0]);
 				memmove(r, r + 1, sizeof(r[0]) * (size_t)--n);
 			}
 			int e = 0, fd = start_one(next, &e);
 			next = next->ai_next ? next->ai_next : res;	/* round robin */
 			st->opened++;
 			next_syn = t + relay_race_gap_ms(st->opened);
-			if (fd >= 0) {
-				r[n].fd = fd;
-				r[n].started = t;
-				n++;
-			} else if (e == ENETUNREACH) {
+			if (fd >= 0)
+				r[n++] = fd;
+			else if (e == ENETUNREACH) {
 				/* no route in our own table: whoever runs us waits for
 				 * the network (keep: netlink) instead */
 				last = e;
@@ -122,34 +115,35 @@ int relay_connect_race(const char *host, const char *port, int family, int wait_
 			wake = next_syn;
 		struct pollfd p[RACE_MAX_INFLIGHT];
 		for (int i = 0; i < n; i++)
-			p[i] = (struct pollfd){ r[i].fd, POLLOUT, 0 };
+			p[i] = (struct pollfd){ r[i], POLLOUT, 0 };
 		int left = (int)(wake - t);
 		if (poll(p, (nfds_t)n, left > 0 ? left : 0) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < n && winner < 0; i++) {
 			if (!p[i].revents)
 				continue;
-			int e = sock_error(r[i].fd);
+			int e = sock_error(r[i]);
 			if (e == 0 && (p[i].revents & POLLOUT)) {
 				winner = i;
 				break;
 			}
 			last = e ? e : ECONNRESET;
-			close(r[i].fd);
-			r[i] = r[--n];
-			p[i] = p[n];
+			close(r[i]);	/* keep the order: r[0] is the one a new SYN evicts */
+			n--;
+			memmove(r + i, r + i + 1, sizeof(r[0]) * (size_t)(n - i));
+			memmove(p + i, p + i + 1, sizeof(p[0]) * (size_t)(n - i));
 			i--;
 		}
 	}
 	int fd = -1;
 	for (int i = 0; i < n; i++) {
 		if (i == winner) {
-			fd = r[i].fd;
+			fd = r[i];
 			continue;
 		}
-		if (winner >= 0 && completed(r[i].fd))
+		if (winner >= 0 && completed(r[i]))
 			st->extra++;
-		close(r[i].fd);
+		close(r[i]);
 	}
 	if (res)
 		freeaddrinfo(res);
