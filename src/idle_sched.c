@@ -407,6 +407,32 @@ static int64_t earliest_timeout(const struct idle_sched *s, int64_t until)
 	return until;
 }
 
+/* Every slot held, none young enough to test an age inside a bracket still
+ * too wide, the death confirmed: connections past U can only die, so one of
+ * them (the oldest; else a silent one past its grace) makes room for a new
+ * one. Without this the run sat out its deadline (slow ASan logins aged the
+ * whole burst past U while the sweep's verdicts were awaited: 256 s for T=6). */
+static int make_room(const struct idle_sched *s, int64_t now)
+{
+	if (s->p.method == ISC_NAIVE || s->upper < 0 || s->ndead_ok < 2 ||
+	    s->upper - s->lower <= isched_width(s, s->lower) || open_count(s) < s->p.max_conns ||
+	    s->opened >= max_opens(s) || isched_count(s, ISC_CONNECTING) ||
+	    isched_count(s, ISC_PROBING))
+		return -1;
+	int idle = -1, suspect = -1;
+	for (int i = 0; i < s->nslots; i++) {
+		const struct isc_conn *c = &s->c[i];
+		if (c->st == ISC_IDLE && now - c->since < s->upper)
+			return -1;	/* it will test the bracket */
+		if (c->st == ISC_IDLE && (idle < 0 || c->since < s->c[idle].since))
+			idle = i;
+		if (c->st == ISC_SUSPECT && now - c->probe_at >= SILENT_GRACE * s->p.probe_timeout_ms &&
+		    (suspect < 0 || c->probe_at < s->c[suspect].probe_at))
+			suspect = i;
+	}
+	return idle >= 0 ? idle : suspect;
+}
+
 /* Opens a connection in a free slot; -1 when none is free. */
 static int open_slot(struct idle_sched *s, int64_t now)
 {
@@ -472,6 +498,10 @@ struct isc_action isched_next(struct idle_sched *s, int64_t now)
 	if (i >= 0) {
 		s->sweep_at = now;
 		return probe(s, i, now);
+	}
+	if ((i = make_room(s, now)) >= 0) {
+		s->c[i].st = ISC_DEAD;
+		return act(ISC_CLOSE, i, 0);
 	}
 	int64_t open_at = s->last_open + open_gap(s), until = now + 60000;
 	int opening = want_open(s, now);

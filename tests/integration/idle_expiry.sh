@@ -12,7 +12,8 @@ TOL=0.3	# ACK delay and scheduling: measured ages run a little long
 for mode in drop reset; do
 	LAB_CT_TIMEOUT=$T LAB_EXPIRY=$mode
 	lab_setup || { ok 1 "lab up ($mode)"; continue; }
-	out=$(sd_c --json idle --max 2m -F "$LAB_SSH_CONFIG" lab 2>"$LAB_DIR/err")
+	# -vv: the scheduler's trace, shown when a check below fails
+	out=$(sd_c -vv --json idle --max 2m -F "$LAB_SSH_CONFIG" lab 2>"$LAB_DIR/err")
 	rc=$?
 	is "$rc" 2 "exit 2: critical, no keepalive beats T ($mode)"
 	is "$(echo "$out" | jget measurements.idle.found)" true "found ($mode)"
@@ -25,7 +26,8 @@ for mode in drop reset; do
 	python3 -c "import sys; lo,up=map(float,sys.argv[1:]); sys.exit(0 if up-lo <= 2.0 else 1)" "$lo" "$up"
 	ok $? "bracket width <= 2 s ($mode)"
 	python3 -c "import sys; el,T=map(float,sys.argv[1:]); sys.exit(0 if el <= 2*T+20 else 1)" "$el" "$T"
-	ok $? "answer in ${el}s <= 2 T + 20 s, no stall ($mode)"
+	ok $? "answer in ${el}s <= 2 T + 20 s, no stall ($mode)" ||
+		grep 'idle: ' "$LAB_DIR/err" | sed 's/^/# /' | head -150
 	want=silent-drop
 	[ $mode = reset ] && want=reset
 	is "$(echo "$out" | jget measurements.idle.expiry)" "$want" "expiry classified as $want"

@@ -489,9 +489,56 @@ static void test_width_and_names(void **state)
 	assert_int_equal(isched_next(&s, 1).kind, ISC_STOP);
 }
 
+
+/* Every slot held, all of them idle past U or silent, the bracket still too
+ * wide (idle_expiry under ASan in CI: the run sat out its 210 s deadline): an
+ * old one is closed, a new one opened and probed inside the bracket. */
+static void test_full_slots_make_room(void **state)
+{
+	(void)state;
+	struct idle_sched s;
+	struct isc_params p = { ISC_FAST, 4, 4, 1000, 120000, PT_MS };
+	int64_t now = 1000000;
+	isched_init(&s, &p, now);
+	/* alive at 6.0 s, dead at 7.5 s and 8.0 s */
+	s.probes[0] = (struct isc_probe){ 6000, 7500, IR_ALIVE, 0, 0, 0 };
+	s.probes[1] = (struct isc_probe){ 7500, 13800, IR_SILENT, 0, 0, 1 };
+	s.probes[2] = (struct isc_probe){ 8000, 12300, IR_SILENT, 0, 0, 1 };
+	s.nprobes = 3;
+	s.ever_connected = 1;
+	s.opened = 4;
+	s.nslots = 4;
+	int64_t t = now + 15300;
+	for (int i = 0; i < 4; i++)	/* two idle since the burst, two silent */
+		s.c[i] = (struct isc_conn){ i < 2 ? ISC_IDLE : ISC_SUSPECT, now + 100 * i,
+					    now + 12300, 8000, i, 1, 0 };
+	s.c[0].since = now + 7000;	/* 8.3 s idle at t: past U */
+	struct isc_action a = isched_next(&s, t);
+	assert_int_equal(a.kind, ISC_CLOSE);
+	assert_int_equal(a.conn, 1);	/* the oldest idle one */
+	a = isched_next(&s, t);
+	assert_int_equal(a.kind, ISC_OPEN);
+	isched_connected(&s, a.conn, t + 2000);
+	int64_t probe_t = -1;
+	for (int guard = 0; guard < 100 && probe_t < 0; guard++) {
+		a = isched_next(&s, t);
+		if (a.kind == ISC_PROBE)
+			probe_t = t;
+		else if (a.kind == ISC_WAIT)
+			t = a.until > t ? a.until : t + 1;
+		else
+			t++;
+	}
+	assert_true(probe_t > 0);
+	int64_t age = probe_t - (now + 17300);
+	assert_true(age > 6000 && age < 7500);	/* inside the bracket */
+	assert_true(probe_t - now < 2 * 6000 + 20000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_slots_make_room),
 		cmocka_unit_test(test_bisect_late_wakeups),
 		cmocka_unit_test(test_deadline_keeps_bracket),
 		cmocka_unit_test(test_found_small),
