@@ -63,6 +63,7 @@ struct keep {
 	int64_t up_mono, up_wall;	/* since when up */
 	int64_t down_mono, down_wall;	/* since when down (0: never up yet) */
 	int fails;			/* consecutive failed attempts */
+	int unanswered;			/* of those, in a row: no SYN answered by sshd */
 	int attempts, restarts, auth_tries, penalty_n;
 	int64_t started_wall;
 	enum keep_cause last_cause;
@@ -682,6 +683,7 @@ static void went_up(struct keep *k)
 	}
 	k->ever_up = 1;
 	k->fails = 0;
+	k->unanswered = 0;
 	set_state(k, KS_UP);
 	if (!k->notified_ready) {
 		sd_notify(0, "READY=1");
@@ -832,6 +834,7 @@ static void ssh_exited(struct keep *k)
 			k->down_wall = wall_ms();
 		}
 		k->fails++;
+		k->unanswered = v.cause == KC_CONNECT_TIMEOUT || v.cause == KC_REFUSED ? k->unanswered + 1 : 0;
 		/* one line per failed attempt: bounded by the backoff, and the user sees each */
 		event(k, "try", keep_cause_name(v.cause), 0, "attempt %d failed (%s): %s", k->attempts,
 		      keep_cause_name(v.cause), v.detail);
@@ -895,9 +898,22 @@ static void ssh_exited(struct keep *k)
 		retry_in(k, delay < 10000 ? 10000 + (int64_t)(jitter() * 2000) : delay,
 			 "the listener is still held: trying again once the server may have reaped it");
 		return;
-	case KA_RETRY:
+	case KA_RETRY: {
+		/* Knocking on a shut limit keeps it shut (each SYN refreshes the ban):
+		 * quiet for longer than it lasts, at the cost of noticing a server that
+		 * is back only that much later. */
+		int64_t quiet = keep_quiet_ms(k->unanswered, jitter());
+		if (quiet > delay) {
+			char why[200];
+			snprintf(why, sizeof(why), "%d attempts in a row got no answer from sshd: a limit on "
+				 "new connections (or a server that is down); going quiet so a ban that "
+				 "counts them can expire", k->unanswered);
+			retry_in(k, quiet, why);
+			return;
+		}
 		retry_in(k, delay, "restarting");
 		return;
+	}
 	}
 }
 

@@ -288,3 +288,19 @@ int64_t keep_backoff_ms(int n, int64_t cap_ms, double r)
 		r = 0.999;
 	return d / 2 + (int64_t)((double)(d / 2) * r);
 }
+
+int64_t keep_quiet_ms(int n, double r)
+{
+	if (n < KEEP_QUIET_AFTER)
+		return 0;
+	int64_t d = 30000;	/* past the 20-30 s most such bans last... */
+	for (int i = KEEP_QUIET_AFTER; i < n && d < 300000; i++)
+		d *= 2;		/* ...and longer ones (recent --seconds 60, 120) */
+	if (d > 300000)
+		d = 300000;
+	if (r < 0)
+		r = 0;
+	if (r >= 1)
+		r = 0.999;
+	return d + (int64_t)((double)(d / 10) * r);
+}

@@ -96,4 +96,12 @@ void keep_judge(const struct keep_obs *o, int exit_status, struct keep_verdict *
  * [0,1): first retry within a second, doubling, capped at cap_ms. */
 int64_t keep_backoff_ms(int n, int64_t cap_ms, double r);
 
+/* Attempts in a row whose SYNs sshd never answered (dropped, or refused by the
+ * kernel) before keep goes quiet: a limit that counts new connections (nftables
+ * meters, iptables recent --update, hashlimit) stays shut while we knock. */
+#define KEEP_QUIET_AFTER 3
+/* The quiet after n such attempts, in ms, jittered up by r in [0,1) (10% at
+ * most): 0 below KEEP_QUIET_AFTER, then 30 s doubling to 5 min. */
+int64_t keep_quiet_ms(int n, double r);
+
 #endif

@@ -24,6 +24,11 @@
 #                   new connections are dropped, or refused with a reset when
 #                   LAB_RATELIMIT_MODE=reject (default drop). Established
 #                   connections are not affected.
+#   LAB_BAN         "N/minute:SECONDS": past N new connections a minute to port 22
+#                   from one address, that address is banned for SECONDS, and
+#                   every SYN it sends while banned starts the ban over (as
+#                   iptables recent --update, sshguard and port-knock guards do);
+#                   the set is inet lab ban on the router
 #   LAB_SSHD_EXTRA  extra sshd_config lines (newline-separated)
 #   LAB_AUTH        key (default) or password: a password-only sshd (PAM off,
 #                   PasswordAuthentication yes, keyboard-interactive and pubkey
@@ -123,6 +128,14 @@ lab_nft_rules() {
 		[ "${LAB_RATELIMIT_MODE:-drop}" = reject ] && rl_verdict="reject with tcp reset"
 		rl_rule="ip daddr $LAB_SERVER_IP tcp dport 22 ct state new limit rate over $LAB_RATELIMIT burst $rl_n packets $rl_verdict"
 	fi
+	local ban_set="" ban_rule=""
+	if [ -n "${LAB_BAN:-}" ]; then
+		local ban_rate="${LAB_BAN%%:*}" ban_s="${LAB_BAN##*:}"
+		ban_set="set ban { type ipv4_addr; flags dynamic, timeout; }
+	set rate { type ipv4_addr; flags dynamic, timeout; timeout 1m; }"
+		ban_rule="ip daddr $LAB_SERVER_IP tcp dport 22 ct state new ip saddr @ban update @ban { ip saddr timeout ${ban_s}s } drop
+		ip daddr $LAB_SERVER_IP tcp dport 22 ct state new add @rate { ip saddr limit rate over $ban_rate burst ${ban_rate%%/*} packets } add @ban { ip saddr timeout ${ban_s}s } drop"
+	fi
 	local icmp_rule=""
 	[ "${LAB_ICMP_FRAG:-allow}" = drop ] && icmp_rule="icmp type destination-unreachable icmp code frag-needed drop"
 	local dns_rule=""
@@ -130,11 +143,13 @@ lab_nft_rules() {
 		dns_rule="udp dport 53 drop"
 	cat <<NFT
 table inet lab {
+	$ban_set
 	chain forward_f {
 		type filter hook forward priority 0; policy accept;
 		$icmp_rule
 		$fw_rule
 		$rl_rule
+		$ban_rule
 		$expiry_rule
 	}
 	chain input_f {

@@ -214,12 +214,29 @@ static void test_backoff(void **state)
 	assert_true(keep_backoff_ms(5, 60000, 0.1) != keep_backoff_ms(5, 60000, 0.8));
 }
 
+/* Quiet after attempts nobody answered: none before the threshold, then past
+ * a 30 s ban, doubling, capped at 5 min, jitter only upward. */
+static void test_quiet(void **state)
+{
+	(void)state;
+	assert_int_equal(keep_quiet_ms(0, 0.5), 0);
+	assert_int_equal(keep_quiet_ms(KEEP_QUIET_AFTER - 1, 0.9), 0);
+	assert_int_equal(keep_quiet_ms(KEEP_QUIET_AFTER, 0.0), 30000);
+	assert_true(keep_quiet_ms(KEEP_QUIET_AFTER, 0.99) < 33000);
+	assert_int_equal(keep_quiet_ms(KEEP_QUIET_AFTER + 1, 0.0), 60000);
+	assert_int_equal(keep_quiet_ms(KEEP_QUIET_AFTER + 3, 0.0), 240000);
+	assert_int_equal(keep_quiet_ms(KEEP_QUIET_AFTER + 4, 0.0), 300000);
+	assert_int_equal(keep_quiet_ms(1000000, -3.0), 300000);
+	assert_true(keep_quiet_ms(1000000, 9.0) < 330000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixtures_92), cmocka_unit_test(test_fixtures_10),
 		cmocka_unit_test(test_details), cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_names), cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_quiet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
