@@ -57,22 +57,6 @@ int doctor_history_current_net(struct hist_net *out)
 	return 0;
 }
 
-/* The sessions' network that is this one: the same id, or, without an ARP entry
- * now, the same gateway. NULL: none of them. */
-static const char *pick_net(const struct hist_data *d, const struct hist_net *cur, int have_cur)
-{
-	const char *by_gw = NULL;
-	if (!have_cur)
-		return NULL;
-	for (size_t i = 0; i < d->ns; i++) {
-		if (!strcmp(d->s[i].net.id, cur->id))
-			return d->s[i].net.id;
-		if (!cur->gw_mac[0] && !by_gw && !strcmp(d->s[i].net.gateway, cur->gateway))
-			by_gw = d->s[i].net.id;
-	}
-	return by_gw;
-}
-
 static void sentence(struct doctor_hist *h, const struct hist_netsum *n, const char *host)
 {
 	struct strbuf sb = { 0 };
@@ -125,7 +109,7 @@ void doctor_history_read(const struct target *t, struct report *r, struct doctor
 			fprintf(stderr, "      history: %s\n", err);
 		return;
 	}
-	const char *net = pick_net(&d, &cur, have_cur);
+	const char *net = have_cur ? hist_pick_net(&d, &cur) : NULL;
 	if (!net) {
 		if (progress && d.ns)
 			fprintf(stderr, "      history: %zu session(s) to %s, none on this network (%s)\n",

@@ -361,6 +361,10 @@ static struct json_object *session_json(const struct hist_session *s)
 	json_object_object_add(o, "bytes_out", json_object_new_int64(s->bytes_out));
 	json_object_object_add(o, "bytes_in", json_object_new_int64(s->bytes_in));
 	json_object_object_add(o, "retrans_total", json_object_new_int64(s->retrans_total));
+	/* what the relay set on the socket: the keepalive the session lived with */
+	json_object_object_add(o, "keepidle_s", s->keepidle_s > 0 ? json_object_new_int(s->keepidle_s) : NULL);
+	json_object_object_add(o, "user_timeout_ms",
+			       s->user_timeout_ms > 0 ? json_object_new_int(s->user_timeout_ms) : NULL);
 	json_object_object_add(o, "detail", s->end_detail[0] ? json_object_new_string(s->end_detail) : NULL);
 	return o;
 }

@@ -112,3 +112,16 @@ void hist_data_free(struct hist_data *d)
 	d->g = NULL;
 	d->ns = d->ng = 0;
 }
+
+const char *hist_pick_net(const struct hist_data *d, const struct hist_net *cur)
+{
+	const char *by_gw = NULL;
+	for (size_t i = 0; i < d->ns; i++) {
+		if (!strcmp(d->s[i].net.id, cur->id))
+			return d->s[i].net.id;
+		if (!cur->gw_mac[0] && cur->gateway[0] && !by_gw &&
+		    !strcmp(d->s[i].net.gateway, cur->gateway))
+			by_gw = d->s[i].net.id;
+	}
+	return by_gw;
+}

@@ -35,4 +35,8 @@ struct hist_data {
 int hist_read(const struct hist_sel *sel, struct hist_data *d, char *err, size_t errlen);
 void hist_data_free(struct hist_data *d);
 
+/* The sessions' network that is cur: the same id, or, with no ARP entry for
+ * the gateway now (an id without its MAC), the same gateway. NULL: none. */
+const char *hist_pick_net(const struct hist_data *d, const struct hist_net *cur);
+
 #endif

@@ -27,6 +27,7 @@
 #include "budget.h"
 #include "evloop.h"
 #include "history.h"
+#include "idle_learned.h"
 #include "keep_judge.h"
 #include "log.h"
 #include "proc.h"
@@ -237,6 +238,20 @@ void keep_keepalive(const struct keep_opts *o, int *interval, int *count, const 
 			json_object_put(j);
 		free(fname);
 		free(key);
+	}
+	/* what the user's own sessions to it proved on the network this machine
+	 * reaches it through now (the flight recorder): taken over a default, and
+	 * over a measurement when shorter (that one may be from another network) */
+	const char *names[2] = { t->host, t->hostname };
+	char port[16], err[256];
+	struct idle_learned l;
+	snprintf(port, sizeof(port), "%d", t->eport ? t->eport : 22);
+	int lr = idle_learned_read(NULL, names, t->hostname ? 2 : 1, port, NULL, &l, err, sizeof(err));
+	if (lr < 0)
+		debug("keep: the flight recorder's history not read: %s", err);
+	if (lr == 1 && (!strcmp(*source, "assumed") || l.lower_ms / 1000 < idle_s)) {
+		idle_s = (long)(l.lower_ms / 1000);
+		*source = "learned";
 	}
 	long iv = audit_prescribed_interval(idle_s);
 	if (iv > KEEP_MAX_ALIVE_S)

@@ -212,3 +212,14 @@ int netid_of_socket(int fd, struct hist_net *n)
 	netid_make_id(n);
 	return 0;
 }
+
+int netid_toward(const struct sockaddr *sa, unsigned salen, struct hist_net *n)
+{
+	memset(n, 0, sizeof(*n));
+	int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int rc = connect(fd, sa, (socklen_t)salen) < 0 ? -1 : netid_of_socket(fd, n);
+	close(fd);
+	return rc;
+}

@@ -13,6 +13,11 @@
  * pieces stay "". Returns 0, -1 when fd has no address. */
 int netid_of_socket(int fd, struct hist_net *n);
 
+/* The same for a socket that would go to sa now (a UDP socket connected to
+ * it: no packet leaves). Returns 0, -1 when there is no route. */
+struct sockaddr;
+int netid_toward(const struct sockaddr *sa, unsigned salen, struct hist_net *n);
+
 /* Pure parsers (bounded, malformed lines skipped): the IPv4 gateway toward
  * dst_ip (longest prefix, then lowest metric; NULL: the default route) of
  * /proc/net/route text, as dotted quad (-1: none, or the route is on-link);

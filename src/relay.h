@@ -58,9 +58,10 @@ struct relay_public_opts {
 	int mode;		/* 0 auto, 1 fdpass, 2 pump */
 	int no_watch;
 };
-/* The keepalive the options give for host:port (reads the stored idle result). */
+/* The keepalive the options give for host:port: from the stored idle result
+ * and what the history learned on the network sock runs on (sock < 0: none). */
 void relay_public_ka(const struct relay_public_opts *o, const char *host, const char *port,
-		     struct watch_ka *ka);
+		     int sock, struct watch_ka *ka);
 /* Sets SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT and TCP_USER_TIMEOUT. 0 or -1. */
 int relay_set_keepalive(int sock, const struct watch_ka *ka);
 int relay_public_main(const char *host, const char *port, const struct relay_public_opts *o);

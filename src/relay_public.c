@@ -29,6 +29,8 @@
 #include "evloop.h"
 #include "log.h"
 #include "budget.h"
+#include "idle_learned.h"
+#include "netid.h"
 #include "relay_race.h"
 #include "relay_sshcfg.h"
 #include "state.h"
@@ -93,7 +95,7 @@ static long stored_idle_lower(const char *host, const char *port, const char *us
 }
 
 void relay_public_ka(const struct relay_public_opts *o, const char *host, const char *port,
-		     struct watch_ka *ka)
+		     int sock, struct watch_ka *ka)
 {
 	if (o->keepalive == 2) {
 		memset(ka, 0, sizeof(*ka));
@@ -104,9 +106,26 @@ void relay_public_ka(const struct relay_public_opts *o, const char *host, const 
 		ka->user_timeout_ms = (ka->idle_s + ka->intvl_s * ka->cnt) * 1000;
 		snprintf(ka->source, sizeof(ka->source), "given");
 	} else {
-		int found = 0;
+		int found = 0, learned = 0;
 		long lower = stored_idle_lower(host, port, o->user, &found);
+		/* the user's own sessions on the network this socket runs on: over
+		 * nothing, and over a measurement when shorter (from elsewhere, maybe) */
+		struct hist_net net;
+		struct idle_learned l;
+		char err[256];
+		const char *names[1] = { host };
+		if (sock >= 0 && netid_of_socket(sock, &net) == 0) {
+			int lr = idle_learned_read(o->db, names, 1, port, &net, &l, err, sizeof(err));
+			if (lr < 0)
+				debug("relay: the history not read: %s", err);
+			if (lr == 1 && (lower < 2 || l.lower_ms / 1000 < lower)) {
+				lower = (long)(l.lower_ms / 1000);
+				learned = 1;
+			}
+		}
 		watch_ka_derive(lower, found, ka);
+		if (learned && lower >= 2)
+			snprintf(ka->source, sizeof(ka->source), "learned");
 		if (o->keepalive == 0) {
 			ka->on = 0;
 			snprintf(ka->source, sizeof(ka->source), "off");
@@ -210,7 +229,10 @@ int relay_public_main(const char *host, const char *port, const struct relay_pub
 		return 255;
 	}
 	struct watch_ka ka;
-	relay_public_ka(o, host, port, &ka);
+	relay_public_ka(o, host, port, sock, &ka);
+	verbose("relay: %s port %s: keepalive %s (%s): idle %d s, then every %d s x %d; user timeout %d ms",
+		host, port, ka.on ? "on" : "off", ka.source, ka.idle_s, ka.intvl_s, ka.cnt,
+		ka.user_timeout_ms);
 	if (relay_set_keepalive(sock, &ka) < 0)
 		fprintf(stderr, "sshdoctor relay: could not set keepalive on the socket: %s\n",
 			strerror(errno));

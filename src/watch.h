@@ -20,7 +20,7 @@ struct watch_ka {
 	int on;			/* SO_KEEPALIVE set */
 	int idle_s, intvl_s, cnt;
 	int user_timeout_ms;	/* TCP_USER_TIMEOUT, 0: not set */
-	char source[24];	/* "measured", "default", "given", "off" */
+	char source[24];	/* "measured", "learned", "default", "given", "off" */
 };
 
 /* From the path's idle timeout (lower bound of a stored `idle` result, found

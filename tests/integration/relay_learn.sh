@@ -18,6 +18,7 @@ CFG="$LAB_DIR/relay_config"
 	echo "    ServerAliveInterval 0"
 	cat "$LAB_SSH_CONFIG"
 } >"$CFG"
+ORIG_CONFIG="$LAB_SSH_CONFIG"
 LAB_SSH_CONFIG="$CFG"
 # answered below T, unanswered above; all at once (each its own flow)
 gaps="11 12.5 13.5 14 14.5 15.6 16 16.5 17.5"
@@ -49,6 +50,39 @@ echo "# learned: ($lo, $up], samples $samples"
 ok "$(python3 -c "print(0 if $lo <= $T <= $up else 1)" 2>/dev/null || echo 1)" "the bracket ($lo, $up] holds T = $T s"
 ok "$(python3 -c "print(0 if $up - $lo <= 3 else 1)" 2>/dev/null || echo 1)" "at most 3 s wide"
 like "$(sd_c history "$LAB_SERVER_IP")" "learned|forgets|idle" "text: says what it learned"
+# what was learned keeps the next sessions alive: the relay's keepalive (no
+# idle measurement is stored) comes from the lower bound, half of it
+want=$(python3 -c "print(int(int(float('$lo')) / 2))")
+{
+	echo "Host lab"
+	echo "    ProxyCommand env XDG_STATE_HOME=$LAB_DIR/state $SSHDOCTOR -v relay %h %p"
+	echo "    ProxyUseFdpass yes"
+	echo "    ServerAliveInterval 0"
+	cat "$ORIG_CONFIG"
+} >"$LAB_DIR/ka_config"
+lab_c env HOME="$LAB_DIR/home" ssh -F "$LAB_DIR/ka_config" lab true 2>"$LAB_DIR/ka.err"
+like "$(cat "$LAB_DIR/ka.err")" "keepalive on \(learned\): idle $want s" \
+	"relay: keepalive from the learned bracket (idle $want s = half of $lo s)"
+for _ in $(seq 1 50); do
+	k=$(sd_c --json history --sessions "$LAB_SERVER_IP" 2>/dev/null | python3 -c 'import json,sys
+print(json.load(sys.stdin)["measurements"]["history"]["list"][0]["keepidle_s"])' 2>/dev/null)
+	[ "$k" = "$want" ] && break
+	sleep 0.2
+done
+is "$k" "$want" "history: the session lived with keepidle $want s"
+# keep, with no relay in the config and no measurement: ServerAliveInterval from it too
+lab_c env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" timeout 20 "$SSHDOCTOR" keep \
+	--name ln -F "$ORIG_CONFIG" lab -- -N 2>"$LAB_DIR/keep.err" &
+kp=$!
+for _ in $(seq 1 100); do grep -q 'up (' "$LAB_DIR/keep.err" && break; sleep 0.1; done
+kill -TERM $kp 2>/dev/null
+wait $kp 2>/dev/null
+like "$(grep 'up (' "$LAB_DIR/keep.err")" 'keepalive [0-9]+ s x [0-9]+, learned' "keep: keepalive learned"
+iv=$(sed -n 's/.*keepalive \([0-9]*\) s x \([0-9]*\), learned.*/\1 \2/p' "$LAB_DIR/keep.err" | head -1)
+read -r i c <<<"$iv"
+# the path sees at most ServerAliveInterval of idle: half the learned lower bound
+ok "$(python3 -c "print(0 if 0 < ${i:-99} and ${i:-99} * 2 <= $lo else 1)")" \
+	"keep: ServerAliveInterval ${i:-?} s (x ${c:-?}) at most half of $lo s"
 lab_down
 trap - EXIT INT TERM
 done_testing
