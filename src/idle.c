@@ -187,8 +187,13 @@ static void setup_failed(struct iconn *c, int status)
 	if (x->s.ever_connected && (strstr(c->lasterr, "timed out") || strstr(c->lasterr, "refused") ||
 				    strstr(c->lasterr, "kex_exchange_identification") ||
 				    strstr(c->lasterr, "reset"))) {
-		if (!x->newconn_fail++)
+		if (!x->newconn_fail++) {
 			snprintf(x->newconn_err, sizeof(x->newconn_err), "%s", c->lasterr);
+			/* each SYN into a ban that counts them starts it over: the
+			 * ones in flight end by their ConnectTimeout, no new ones */
+			isched_no_more_opens(&x->s);
+			debug("idle: a new connection failed after others worked: opening no more");
+		}
 	}
 	debug("idle: connection %d failed: %s", c->slot, c->lasterr);
 	isched_connect_failed(&x->s, c->slot, now_ms());
@@ -1041,6 +1046,8 @@ int idle_run(const struct idle_opts *o, struct target *t, const struct sshopts *
 			"a rate limit on new connections");
 		finding_evidence(f, "%d of %d connection attempts failed after the first ones worked; "
 				 "first error: %s", x->newconn_fail, x->s.opened, x->newconn_err);
+		finding_evidence(f, "no new connection was opened after the first failure (a ban that "
+				    "counts them would last as long as we knocked); the ones open were measured");
 		finding_evidence(f, "nftables limit/meter, iptables recent/hashlimit, fail2ban or "
 				    "sshd's own MaxStartups/PerSourcePenalties; not loss and not an idle "
 				    "timeout: the idle verdict comes only from connections that opened");

@@ -146,8 +146,9 @@ static int oldest_idle(const struct idle_sched *s)
 static int scout_conn(const struct idle_sched *s)
 {
 	int best = -1;
+	/* no more opens (isched_no_more_opens): nothing to keep a reserve for */
 	for (int i = 0; i < s->nslots; i++)
-		if (s->c[i].st == ISC_IDLE && !s->c[i].reserve &&
+		if (s->c[i].st == ISC_IDLE && (!s->c[i].reserve || s->open_cap) &&
 		    (best < 0 || s->c[i].since < s->c[best].since))
 			best = i;
 	return best >= 0 ? best : oldest_idle(s);
@@ -194,7 +195,8 @@ static int64_t firm_at(const struct idle_sched *s, int64_t now)
 /* Bound on connections opened over a whole run (deaths are replaced). */
 static int max_opens(const struct idle_sched *s)
 {
-	return s->p.method == ISC_NAIVE ? 64 : s->p.max_conns * MAX_OPENED_FACTOR + 8;
+	int n = s->p.method == ISC_NAIVE ? 64 : s->p.max_conns * MAX_OPENED_FACTOR + 8;
+	return s->open_cap > 0 && s->open_cap < n ? s->open_cap : n;
 }
 
 static void check_done(struct idle_sched *s, int64_t now)
@@ -619,6 +621,12 @@ void isched_keepalive(struct idle_sched *s, int conn, int64_t gap_ms)
 	(void)conn;
 	if (gap_ms > 0 && (s->ka_ms == 0 || gap_ms < s->ka_ms))
 		s->ka_ms = gap_ms;
+}
+
+void isched_no_more_opens(struct idle_sched *s)
+{
+	if (!s->open_cap)
+		s->open_cap = s->opened > 0 ? s->opened : 1;
 }
 
 void isched_abort(struct idle_sched *s)

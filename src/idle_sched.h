@@ -87,6 +87,7 @@ struct idle_sched {
 	int ncontradicted;	/* deaths a longer-idle survivor contradicts */
 	int64_t ka_ms;		/* server keepalive interval seen, 0: none */
 	int opened, failed, max_open;	/* counters */
+	int open_cap;			/* > 0: no more opens past this many (isched_no_more_opens) */
 	int64_t last_open;
 	int ever_connected;
 	int swept;		/* the sweep after the first death is done */
@@ -120,6 +121,9 @@ void isched_cap(struct idle_sched *s, int64_t max_ms);
 void isched_keepalive(struct idle_sched *s, int conn, int64_t gap_ms);
 /* Ends the run now (Ctrl-C): what is known stays known. */
 void isched_abort(struct idle_sched *s);
+/* A new connection failed after others worked (a limit on new connections, as
+ * like as not): the run goes on with the ones open, and opens no more. */
+void isched_no_more_opens(struct idle_sched *s);
 
 /* Bracket width allowed for a lower bound: max(res, 1%). */
 int64_t isched_width(const struct idle_sched *s, int64_t lower);
