@@ -6,7 +6,7 @@
 # killed. Retrying on the usual backoff (at most 15 s apart, each try racing
 # SYNs) would keep the address banned for ever; keep must give up knocking
 # after KEEP_QUIET_AFTER unanswered attempts, stay quiet past the ban, and come
-# back up by itself. Ground truth: the router's ban set, polled.
+# back up by itself. Ground truth: the router's ban set, polled. Then Ctrl-C.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/lab/keep_helpers.sh"
 
@@ -63,4 +63,23 @@ ok $((n <= 4 ? 0 : 1)) "attempts while banned: $n (bounded)"
 like "$(grep 'up again after' "$ERR" | tail -1)" 'up again after' "keep logs the recovery"
 ! banned
 ok $? "not banned at the end"
+
+# Ctrl-C: the terminal sends SIGINT to the foreground group (keep and its ssh):
+# keep, ssh and every child gone at once, the state file removed
+pids=$(client_ssh_pids)
+ok $([ -n "$pids" ]; echo $?) "an ssh runs under keep (pid $pids)"
+t0=$(date +%s%N)
+# shellcheck disable=SC2086
+kill -INT "$KEEP_PID" $pids
+for _ in $(seq 1 50); do kill -0 "$KEEP_PID" 2>/dev/null || break; sleep 0.1; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+! kill -0 "$KEEP_PID" 2>/dev/null
+ok $? "SIGINT: keep gone in ${ms} ms"
+wait "$KEEP_PID"
+is "$?" 0 "SIGINT: keep exits 0 (it was told to stop)"
+KEEP_PID=""
+ok $((ms < 2500 ? 0 : 1)) "SIGINT: within 2.5 s"
+for _ in $(seq 1 30); do [ "$(ip netns pids "$LAB_C" | wc -l)" = 0 ] && break; sleep 0.1; done
+is "$(ip netns pids "$LAB_C" | wc -l)" 0 "SIGINT: no process left in the client namespace (ssh, relay, watcher)"
+ok $([ ! -e "$LAB_DIR/state/sshdoctor/keep/bn.json" ]; echo $?) "SIGINT: the state file is removed"
 done_testing

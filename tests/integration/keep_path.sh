@@ -57,6 +57,9 @@ sleep 2
 lab_sshd_start
 ms=$(wait_fwd $PORT 20)
 ok $? "sshd restart: the forward carries bytes again ${ms} ms after sshd is back"
+# the look-alike of keep_ban: outages this short never make keep go quiet
+! grep -q 'going quiet' "$ERR"
+ok $? "short outages (cuts, a restart): keep never went quiet"
 
 st=$(keep_state t1)
 is "$(printf '%s' "$st" | jget restarts)" 3 "state file: 3 restarts"
