@@ -10,6 +10,11 @@
 #include "history_judge.h"
 #include "history_read.h"
 #include "netid.h"
+#include "util.h"
+
+/* Older sessions say little about a path now (NATs and providers change), and
+ * the relay reads this before every connection: the last 30 days only. */
+#define LEARNED_MAX_AGE_MS (30LL * 24 * 3600 * 1000)
 
 /* The network toward the server the newest session reached ("addr port"). */
 static int net_toward_newest(const struct hist_data *d, struct hist_net *n)
@@ -30,7 +35,8 @@ int idle_learned_read(const char *db, const char *const *names, size_t nnames, c
 {
 	memset(out, 0, sizeof(*out));
 	out->lower_ms = out->upper_ms = -1;
-	struct hist_sel sel = { .path = db, .names = names, .nnames = nnames, .port = port };
+	struct hist_sel sel = { .path = db, .names = names, .nnames = nnames, .port = port,
+				.since_wall_ms = wall_ms() - LEARNED_MAX_AGE_MS };
 	struct hist_data d;
 	if (hist_read(&sel, &d, err, errlen) < 0)
 		return -1;

@@ -1,5 +1,5 @@
 /* idle_learned.h - the path's idle timeout as the flight recorder learned it
- * from the user's own sessions to a server, on the network this machine
+ * from the user's own sessions to a server (the last 30 days), on the network this machine
  * reaches that server through now: what keep and the relay set keepalives
  * from when no measurement is stored, or when the sessions prove less. */
 #ifndef SSHDOCTOR_IDLE_LEARNED_H

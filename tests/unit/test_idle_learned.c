@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "history.h"
 #include "idle_learned.h"
 
 static char dir[64];
+static int64_t t0;	/* an hour ago: sessions are read back 30 days */
 static char dbpath[128];
 
 static int setup(void **state)
@@ -22,6 +24,7 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/sshdoctor-test-learned-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(dbpath, sizeof(dbpath), "%s/history.db", dir);
+	t0 = (int64_t)time(NULL) * 1000 - 3600000;
 	return 0;
 }
 
@@ -45,13 +48,13 @@ static void add(struct history *h, const char *target, const char *net, int64_t 
 	if (!strncmp(net, "gw-", 3))
 		snprintf(s.net.gateway, sizeof(s.net.gateway), "%.*s", (int)strcspn(net + 3, "-"), net + 3);
 	snprintf(s.remote_addr, sizeof(s.remote_addr), "203.0.113.2 22");
-	s.start_wall_ms = start;
+	s.start_wall_ms = t0 + start;
 	assert_int_equal(history_session_begin(h, &s), 0);
 	s.end = answered ? HE_CLEAN : HE_TIMEOUT;
-	s.end_wall_ms = start + idle_ms + 5000;
+	s.end_wall_ms = t0 + start + idle_ms + 5000;
 	s.end_idle_ms = answered ? 0 : idle_ms;
 	assert_int_equal(history_session_update(h, &s), 0);
-	struct hist_gap g = { s.id, start + idle_ms, idle_ms, answered };
+	struct hist_gap g = { s.id, t0 + start + idle_ms, idle_ms, answered };
 	assert_int_equal(history_gap_add(h, &g), 0);
 }
 
@@ -97,6 +100,13 @@ static void test_learned(void **state)
 	const char *other[] = { "db2" };
 	assert_int_equal(idle_learned_read(dbpath, other, 1, "22", &here, &l, err, sizeof(err)), 0);
 	assert_int_equal(idle_learned_read(dbpath, names, 1, "2222", &here, &l, err, sizeof(err)), 0);
+	/* 31 days ago, another path on the same network: not what it is now */
+	assert_int_equal(history_open(&h, dbpath, err, sizeof(err)), 0);
+	add(h, "db1", "gw-192.0.2.1-02:00:00:00:00:01", 10000, 0, -31LL * 24 * 3600 * 1000);
+	history_close(h);
+	assert_int_equal(idle_learned_read(dbpath, names, 1, "22", &here, &l, err, sizeof(err)), 1);
+	assert_int_equal(l.upper_ms, 305000);
+	assert_int_equal(l.sessions, 2);
 	/* no network given: the route now toward the newest session's address
 	 * (none to 203.0.113.2 here, or one that is not gw-192.0.2.1): nothing */
 	assert_true(idle_learned_read(dbpath, names, 1, "22", NULL, &l, err, sizeof(err)) >= 0);
@@ -116,9 +126,9 @@ static void test_inconsistent(void **state)
 	snprintf(s.target, sizeof(s.target), "db1");
 	snprintf(s.port, sizeof(s.port), "22");
 	snprintf(s.net.id, sizeof(s.net.id), "gw-a");
-	s.start_wall_ms = 3000;
+	s.start_wall_ms = t0 + 3000;
 	assert_int_equal(history_session_begin(h, &s), 0);
-	struct hist_gap g = { s.id, 4000, 30000, 0 };	/* lost after 30 s, kept 120 s before */
+	struct hist_gap g = { s.id, t0 + 4000, 30000, 0 };	/* lost after 30 s, kept 120 s before */
 	assert_int_equal(history_gap_add(h, &g), 0);
 	history_close(h);
 	const char *names[] = { "db1" };
