@@ -11,12 +11,15 @@
 #      changes), the server holds each dead session's port until its ClientAlive
 #      4 s x 3 reaps it: time to the port working again, attempts, advice;
 #   4. idle overhead over BENCH_IDLE s: CPU time and wakeups (voluntary context
-#      switches) of the supervisor itself, per minute.
+#      switches) of the supervisor itself, per minute;
+#   5. a ban that every SYN starts over (BENCH_BAN s, as iptables recent
+#      --update), one tool at a time: the session killed, the time until the
+#      forward works again (at most 180 s) and when the ban lapsed.
 # Needs root (network namespaces) and autossh (make deps). About 4 minutes.
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SSHDOCTOR="${SSHDOCTOR:-$ROOT/build/sshdoctor}"
-CUT="${BENCH_CUT:-10}" WINDOW="${BENCH_WINDOW:-60}" IDLE="${BENCH_IDLE:-60}"
+CUT="${BENCH_CUT:-10}" WINDOW="${BENCH_WINDOW:-60}" IDLE="${BENCH_IDLE:-60}" BAN="${BENCH_BAN:-20}"
 export LAB_QUIET=1 LC_ALL=C
 . "$ROOT/tests/lab/lab.sh"
 . "$ROOT/tests/lab/keep_helpers.sh"
@@ -26,7 +29,7 @@ LAB_SSHD_EXTRA="$(keep_sshd_extra)
 ClientAliveInterval 4
 ClientAliveCountMax 3"
 A_PID=""
-cleanup() { keep_stop; [ -n "$A_PID" ] && kill -TERM "$A_PID" 2>/dev/null && wait "$A_PID" 2>/dev/null; lab_down; }
+cleanup() { unban_client; keep_stop; [ -n "$A_PID" ] && kill -TERM "$A_PID" 2>/dev/null && wait "$A_PID" 2>/dev/null; lab_down; }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 lab_up || exit 1
@@ -155,3 +158,40 @@ k1=$(ticks "$KEEP_PID") a1=$(ticks "$A_PID") kc1=$(csw "$KEEP_PID") ac1=$(csw "$
 hz=$(getconf CLK_TCK)
 printf '%-28s %9s ms %9s ms\n' "idle CPU per minute" $(((k1 - k0) * 1000 / hz * 60 / IDLE)) $(((a1 - a0) * 1000 / hz * 60 / IDLE))
 printf '%-28s %12s %12s\n' "idle wakeups per minute" $(((kc1 - kc0) * 60 / IDLE)) $(((ac1 - ac0) * 60 / IDLE))
+
+# a ban every SYN renews, one tool at a time (both come from the NAT's address)
+banned_run() {	# FORWARD-PORT: "ms-to-forward ms-ban-lapsed"
+	local t0 lapsed=-1 ms
+	ban_client "$BAN"
+	t0=$(date +%s%N)
+	kill_sessions
+	(for _ in $(seq 1 900); do
+		banned_client || { echo $((($(date +%s%N) - t0) / 1000000)); exit 0; }
+		sleep 0.2
+	done; echo -1) >"$LAB_DIR/lapsed" &
+	local lp=$!
+	ms=$(wait_fwd "$1" 180)
+	if [ "$ms" -ge 0 ]; then
+		wait "$lp"
+		lapsed=$(cat "$LAB_DIR/lapsed")
+	else	# still banned after 180 s: renewed all along
+		kill "$lp" 2>/dev/null
+		wait "$lp" 2>/dev/null
+		ms=">180000" lapsed="never"
+	fi
+	unban_client
+	echo "$ms $lapsed"
+}
+stop_autossh
+keep_stop
+keep_start "$LAB_DIR/keep5.err" --name bench5 --alive-interval 2 --alive-count 2 -F "$LAB_SSH_CONFIG" lab \
+	-- -L "127.0.0.1:$K_PORT:127.0.0.1:22"
+wait_fwd $K_PORT 15 >/dev/null || echo "bench keep: keep did not come up for the ban" >&2
+read -r kb kl <<<"$(banned_run $K_PORT)"
+keep_stop
+start_autossh "$LAB_DIR/autossh5.err" -L "127.0.0.1:$A_PORT:127.0.0.1:22"
+wait_fwd $A_PORT 15 >/dev/null || echo "bench keep: autossh did not come up for the ban" >&2
+read -r ab al <<<"$(banned_run $A_PORT)"
+stop_autossh
+printf '%-28s %10s ms %10s ms\n' "ban ${BAN} s, SYN renews: ->byte" "$kb" "$ab"
+printf '%-28s %10s ms %10s ms\n' "  the ban lapsed after" "$kl" "$al"

@@ -136,3 +136,14 @@ block_flows() {
 	lab_r nft -f "$LAB_DIR/block.nft"
 	echo "$ports" | wc -w
 }
+
+# ban_client SECONDS: the router bans the client's address from new connections
+# to port 22 for SECONDS, and every SYN it sends while banned starts the ban over
+# (iptables recent --update); unban_client lifts it. banned_client: 0 while banned.
+ban_client() {
+	printf 'table inet labban {\n\tset ban { type ipv4_addr; flags dynamic, timeout; }\n\tchain f {\n\t\ttype filter hook forward priority -5; policy accept;\n\t\ttcp dport 22 ct state new ip saddr @ban update @ban { ip saddr timeout %ss } drop\n\t}\n}\n' \
+		"$1" >"$LAB_DIR/ban.nft"
+	lab_r nft -f "$LAB_DIR/ban.nft" && lab_r nft add element inet labban ban "{ $LAB_CLIENT_IP timeout ${1}s }"
+}
+unban_client() { lab_r nft delete table inet labban 2>/dev/null; }
+banned_client() { lab_r nft list set inet labban ban 2>/dev/null | grep -q "$LAB_CLIENT_IP"; }
