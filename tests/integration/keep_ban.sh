@@ -19,7 +19,6 @@ poller=""
 trap 'keep_stop; [ -n "$poller" ] && kill "$poller" 2>/dev/null; lab_down' EXIT
 ERR="$LAB_DIR/keep.err"
 PORT=7005
-banned() { lab_r nft list set inet lab ban 2>/dev/null | grep -q "$LAB_CLIENT_IP"; }
 
 keep_start "$ERR" --name bn --alive-interval 1 --alive-count 2 -F "$LAB_SSH_CONFIG" lab \
 	-- -o ConnectTimeout=3 -L "127.0.0.1:$PORT:127.0.0.1:22"
@@ -31,12 +30,12 @@ for _ in range(6):
     try:
         socket.create_connection(("203.0.113.2",22),timeout=1).close()
     except OSError: pass'
-banned
+lab_banned
 ok $? "ground truth: the router banned the client's address"
 t0=$(date +%s%N)
 # the ban set, every 0.2 s (bounded): when it first was empty again
 (for _ in $(seq 1 900); do
-	banned || { echo $((($(date +%s%N) - t0) / 1000000)) >"$LAB_DIR/ban_lapsed"; exit 0; }
+	lab_banned || { echo $((($(date +%s%N) - t0) / 1000000)) >"$LAB_DIR/ban_lapsed"; exit 0; }
 	sleep 0.2
 done) &
 poller=$!
@@ -61,7 +60,7 @@ ok $? "ground truth: the ban lapsed while keep was quiet, before it was up"
 n=$(grep -Ec 'attempt [0-9]+ failed' "$ERR")
 ok $((n <= 4 ? 0 : 1)) "attempts while banned: $n (bounded)"
 like "$(grep 'up again after' "$ERR" | tail -1)" 'up again after' "keep logs the recovery"
-! banned
+! lab_banned
 ok $? "not banned at the end"
 
 # Ctrl-C: the terminal sends SIGINT to the foreground group (keep and its ssh):

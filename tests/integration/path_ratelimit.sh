@@ -59,7 +59,6 @@ run_rl reject no
 BAN_S=30
 LAB_RATELIMIT="" LAB_BAN="4/minute:$BAN_S" LAB_CT_TIMEOUT=3600
 lab_setup || { ok 1 "lab up (ban)"; done_testing; exit 1; }
-banned() { lab_r nft list set inet lab ban 2>/dev/null | grep -q "$LAB_CLIENT_IP"; }
 sd_c --json idle --max 40s -F "$LAB_SSH_CONFIG" lab >"$LAB_DIR/idle.json" 2>"$LAB_DIR/err"
 t_end=$(date +%s)
 is "$(sev_of server.rate-limit <"$LAB_DIR/idle.json")" warning "idle under a ban: server.rate-limit"
@@ -67,7 +66,7 @@ is "$(jget measurements.idle.found <"$LAB_DIR/idle.json")" false "idle under a b
 like "$(cat "$LAB_DIR/idle.json")" 'no new connection was opened after the first failure' \
 	"idle under a ban: says it stopped opening"
 lapse=-1
-for i in $(seq 0 60); do banned || { lapse=$i; break; }; sleep 1; done
+for i in $(seq 0 60); do lab_banned || { lapse=$i; break; }; sleep 1; done
 echo "# ban lapsed ${lapse} s after idle ended (it would be ${BAN_S} s had idle knocked to the end)"
 ok $((lapse >= 0 && lapse <= 15 ? 0 : 1)) "ground truth: the ban lapsed within 15 s of idle's end"
 lab_down

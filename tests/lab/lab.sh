@@ -113,6 +113,9 @@ Subsystem sftp $dir/usr/lib/openssh/sftp-server"
 	export LAB_SSHD LAB_SSHD_PATHS LAB_CLIENT_PATH LAB_SSHD_VERSION
 }
 
+# 0 while LAB_BAN's set on the router holds the client's address.
+lab_banned() { lab_r nft list set inet lab ban 2>/dev/null | grep -q "$LAB_CLIENT_IP"; }
+
 lab_nft_rules() {
 	local expiry_rule="ct state invalid drop"
 	[ "${LAB_EXPIRY:-drop}" = reset ] &&
