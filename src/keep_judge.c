@@ -273,6 +273,12 @@ void keep_judge(const struct keep_obs *o, int exit_status, struct keep_verdict *
 	}
 }
 
+/* A jitter draw held to [0, 1): out-of-range callers get the ends. */
+static double jitter_unit(double r)
+{
+	return r < 0 ? 0 : r >= 1 ? 0.999 : r;
+}
+
 int64_t keep_backoff_ms(int n, int64_t cap_ms, double r)
 {
 	if (n < 0)
@@ -282,11 +288,7 @@ int64_t keep_backoff_ms(int n, int64_t cap_ms, double r)
 		d *= 2;
 	if (d > cap_ms)
 		d = cap_ms;
-	if (r < 0)
-		r = 0;
-	if (r >= 1)
-		r = 0.999;
-	return d / 2 + (int64_t)((double)(d / 2) * r);
+	return d / 2 + (int64_t)((double)(d / 2) * jitter_unit(r));
 }
 
 int64_t keep_quiet_ms(int n, double r)
@@ -298,9 +300,5 @@ int64_t keep_quiet_ms(int n, double r)
 		d *= 2;		/* ...and longer ones (recent --seconds 60, 120) */
 	if (d > 300000)
 		d = 300000;
-	if (r < 0)
-		r = 0;
-	if (r >= 1)
-		r = 0.999;
-	return d + (int64_t)((double)(d / 10) * r);
+	return d + (int64_t)((double)(d / 10) * jitter_unit(r));
 }

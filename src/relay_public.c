@@ -114,7 +114,8 @@ void relay_public_ka(const struct relay_public_opts *o, const char *host, const 
 		struct idle_learned l;
 		char err[256];
 		const char *names[1] = { host };
-		if (sock >= 0 && netid_of_socket(sock, &net) == 0) {
+		/* keepalive off: nothing to derive, no store read before the connection */
+		if (o->keepalive != 0 && sock >= 0 && netid_of_socket(sock, &net) == 0) {
 			int lr = idle_learned_read(o->db, names, 1, port, &net, &l, err, sizeof(err));
 			if (lr < 0)
 				debug("relay: the history not read: %s", err);
