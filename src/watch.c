@@ -283,14 +283,16 @@ static void ssh_gone(struct wst *w)
 	w->o.gone_last_sent_ms = w->ti_ok ? w->ti.tcpi_last_data_sent : INT32_MAX;
 	w->o.gone_unacked = w->ti_ok && w->ti.tcpi_unacked > 0;
 	w->done = 1;
-	if (w->o.gone_last_sent_ms > w->o.reply_window_ms)
+	int64_t wait = watch_gone_wait_ms(w->o.gone_last_sent_ms,
+					  w->ti_ok ? w->ti.tcpi_last_data_recv : INT32_MAX,
+					  w->o.reply_window_ms);
+	if (wait <= 0)
 		return;
-	/* a busy server may take a while to close after the disconnect; only a
-	 * killed ssh that had just sent data waits this long for nothing */
-	int64_t until = mono(w) + (w->o.reply_window_ms > 3000 ? w->o.reply_window_ms : 3000);
+	/* only a killed ssh that had just sent data waits this long for nothing */
+	int64_t until = mono(w) + wait;
 	struct epoll_event pe = { .events = EPOLLRDHUP, .data.u32 = K_SOCK };
 	epoll_ctl(w->ep, EPOLL_CTL_MOD, w->a->sock, &pe);
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < 40; i++) {
 		int64_t left = until - mono(w);
 		struct epoll_event ev;
 		if (left <= 0 || epoll_wait(w->ep, &ev, 1, (int)left) < 0)

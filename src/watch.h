@@ -62,6 +62,14 @@ struct watch_obs {
  * answer to the server's channel close and the FIN that follows it. */
 #define WATCH_CLOSE_SLACK_MS 3000
 #define WATCH_SUSPEND_MIN_MS 3000	/* less is timer noise, not a sleep */
+/* After a closing exchange (the server spoke, ssh answered at once, ssh
+ * exited) the server's FIN is certain to come; a loaded server (sshd-session
+ * reaping its child, ASan builds, a busy CI) may take this long to send it. */
+#define WATCH_CLOSE_WAIT_MS 15000
+
+/* Pure: how long the watcher waits for the server's FIN once ssh is gone,
+ * from tcpi_last_data_sent/recv then. 0: ssh had been silent (killed idle). */
+int64_t watch_gone_wait_ms(int64_t last_sent_ms, int64_t last_recv_ms, int64_t reply_window_ms);
 
 /* Pure: how the session ended, with a one-line reason in detail. */
 enum hist_end watch_classify(const struct watch_obs *o, char *detail, size_t n);

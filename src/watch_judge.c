@@ -37,6 +37,18 @@ int64_t watch_reply_window_ms(int64_t rtt_us)
 	return w > 3000 ? 3000 : w;
 }
 
+int64_t watch_gone_wait_ms(int64_t last_sent_ms, int64_t last_recv_ms, int64_t reply_window_ms)
+{
+	if (last_sent_ms < 0 || last_sent_ms > reply_window_ms)
+		return 0;
+	int64_t base = reply_window_ms > WATCH_CLOSE_SLACK_MS ? reply_window_ms : WATCH_CLOSE_SLACK_MS;
+	/* the server's data came just before ssh's last words: its channel close
+	 * and ssh's answer, the normal end; the FIN follows however loaded it is */
+	if (last_recv_ms >= last_sent_ms && last_recv_ms - last_sent_ms <= base)
+		return WATCH_CLOSE_WAIT_MS;
+	return base;
+}
+
 enum hist_end watch_classify(const struct watch_obs *o, char *detail, size_t n)
 {
 	enum hist_end e;

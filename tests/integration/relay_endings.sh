@@ -61,7 +61,7 @@ wait "$SP"; rc=$?
 is "$rc" 0 "ssh exited 0"
 [ "$rc" = 0 ] || cat "$LAB_DIR/ssh.err"
 wait_end 5; ok $? "session ended in the store"
-is "$(last end_kind)" clean "normal exit: clean"
+is "$(last end_kind)" clean "normal exit: clean" || echo "# detail: $(last end_detail)"
 like "$(last bytes_out)" '^[1-9][0-9]+$' "bytes out recorded"
 like "$(last rtt_us)" '^[1-9][0-9]*$' "TCP_INFO rtt at the end"
 exec {ROUT}<&-

@@ -154,6 +154,22 @@ static void test_keepalive_derive(void **state)
 	assert_int_equal(ka.idle_s, 60);
 }
 
+/* ssh gone: how long to wait for the server's FIN */
+static void test_gone_wait(void **state)
+{
+	(void)state;
+	/* killed while idle: ssh's last data long ago, no wait */
+	assert_int_equal(watch_gone_wait_ms(30000, 30000, 1000), 0);
+	/* the closing exchange: the server's close 1 ms before ssh's answer;
+	 * a loaded server gets the long wait (the CI case: FIN after > 3 s) */
+	assert_int_equal(watch_gone_wait_ms(2, 3, 1000), WATCH_CLOSE_WAIT_MS);
+	/* ssh spoke last on its own (its disconnect, or a kill mid-typing) */
+	assert_int_equal(watch_gone_wait_ms(2, 9000, 1000), WATCH_CLOSE_SLACK_MS);
+	/* a slow path widens the base */
+	assert_int_equal(watch_gone_wait_ms(10, 9000, 4000), 4000);
+	assert_int_equal(watch_gone_wait_ms(-1, 0, 1000), 0);
+}
+
 static void test_gap(void **state)
 {
 	(void)state;
@@ -223,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_suspend_clock),
 		cmocka_unit_test(test_keepalive_derive),
+		cmocka_unit_test(test_gone_wait),
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_netid_parse),
 	};
