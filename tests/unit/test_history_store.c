@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "history.h"
@@ -210,6 +213,112 @@ static void test_bad_stores(void **state)
 	unlink(link);
 }
 
+/* A database that is not ours at schema version 0 (someone's file with a
+ * sessions table of its own): the upgrade fails with a clear error and the
+ * file's own data is left exactly as it was. */
+static void test_foreign_v0(void **state)
+{
+	(void)state;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE sessions (who TEXT);"
+				      "INSERT INTO sessions VALUES ('alice'), ('bob');",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct history *h = NULL;
+	char err[256] = "";
+	assert_int_equal(history_open(&h, dbpath, err, sizeof(err)), -1);
+	assert_null(h);
+	assert_non_null(strstr(err, "upgrading the schema"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(who), "
+					    "(SELECT user_version FROM pragma_user_version), "
+					    "(SELECT count(*) FROM sqlite_master WHERE name='gaps') "
+					    "FROM sessions", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "alice,bob");
+	assert_int_equal(sqlite3_column_int(st, 1), 0);	/* rolled back: still version 0 */
+	assert_int_equal(sqlite3_column_int(st, 2), 0);	/* no half-made schema */
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* The disk fills under the recorder (a real tmpfs of 512 KiB in a private
+ * mount namespace, so the machine's mounts are untouched): writes fail with
+ * a clear error, never a crash, and every session written before is still
+ * there when the store is opened again. Needs root (CI runs unit tests so). */
+static int disk_full_child(const char *mnt)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=512k,mode=0700") < 0) {
+		perror("unshare/mount tmpfs");
+		return 10;
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "%s/history.db", mnt);
+	struct history *h = NULL;
+	char err[256] = "";
+	if (history_open(&h, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "open: %s\n", err);
+		return 11;
+	}
+	int written = 0, failed = 0;
+	struct hist_session s;
+	for (int i = 0; i < 20000 && !failed; i++) {	/* bounded: 512 KiB holds far fewer */
+		session(&s, "full.example", "gw-192.0.2.1-00:00:5e:00:53:01", 1000 + i);
+		memset(s.end_detail, 'x', sizeof(s.end_detail) - 1);
+		if (history_session_begin(h, &s) < 0)
+			failed = 1;
+		else
+			written++;
+	}
+	if (!failed || !strstr(history_error(h), "full")) {
+		fprintf(stderr, "written %d, failed %d: %s\n", written, failed, history_error(h));
+		return 12;
+	}
+	char why[256];
+	snprintf(why, sizeof(why), "%s", history_error(h));
+	history_close(h);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sessions", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	fprintf(stderr, "# disk full after %d sessions: %s\n", written, why);
+	if (n != written || written < 5) {
+		fprintf(stderr, "%d sessions written, %d read back\n", written, n);
+		return 13;
+	}
+	return 0;
+}
+
+static void test_disk_full(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_disk_full needs root (a tmpfs in a mount namespace)\n");
+		fail();
+	}
+	char mnt[160];
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(disk_full_child(mnt));
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* Many relays at once: every write lands, the file stays intact. */
 static void test_concurrent_writers(void **state)
 {
@@ -281,6 +390,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_and_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_stores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_v0, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test(test_end_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
