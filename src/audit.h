@@ -23,6 +23,8 @@ struct audit_opts {
 	int no_kernel_fix;		/* --fix leaves the machine-wide sysctls alone (doctor:
 					 * its cure is the SSH keepalive) */
 	int relay;			/* --fix --relay: only the flight recorder's lines */
+	int server_only;		/* --fix: the server's config only, with the settings
+					 * in facts.given (doctor --server) */
 };
 
 /* A value with where it came from ("FILE:LINE", "default", "ssh -G", ...). */
@@ -70,6 +72,11 @@ struct audit_facts {
 	/* kernel (local, or TARGET's with --remote) */
 	int kernel_known;
 	long ka_time, ka_intvl, ka_probes, retries2, mtu_probing;
+
+	/* settings another analyser chose (doctor --server): the server plan
+	 * writes exactly these instead of deriving its own */
+	struct { char key[48]; char val[256]; } given[4];
+	size_t ngiven;
 
 	/* the timeout to beat */
 	long idle_s;

@@ -35,7 +35,7 @@ struct fix_file {
 /* One setting to make effective: "ClientAliveInterval" "60". */
 struct setting {
 	const char *key;
-	char val[32];
+	char val[256];	/* a PerSourcePenaltyExemptList can be long */
 };
 
 static struct fix_file *add_file(struct fixplan *p, int kind)
@@ -249,6 +249,13 @@ static int includes_dropin(const char *text, const char *root, const char *dropi
 static size_t server_settings(const struct audit_facts *f, long interval, struct setting *set)
 {
 	size_t n = 0;
+	if (f->ngiven) {
+		for (; n < f->ngiven && n < MAX_SET; n++) {
+			set[n].key = f->given[n].key;
+			snprintf(set[n].val, sizeof(set[0].val), "%s", f->given[n].val);
+		}
+		return n;
+	}
 	if (f->cai.v <= 0 || f->cai.v >= f->idle_s) {
 		set[n].key = "ClientAliveInterval";
 		snprintf(set[n++].val, sizeof(set[0].val), "%ld", interval);
@@ -428,8 +435,9 @@ int audit_fix_plan(const struct audit_opts *o, const struct audit_facts *f, stru
 	if (o->relay) {
 		if (plan_relay(o, f, p, err) < 0)
 			return -1;
-	} else if (plan_client(o, f, p, err) < 0 || plan_server(o, f, p, err) < 0 ||
-		   plan_kernel(o, f, p, err) < 0)
+	} else if ((!o->server_only && plan_client(o, f, p, err) < 0) ||
+		   plan_server(o, f, p, err) < 0 ||
+		   (!o->server_only && plan_kernel(o, f, p, err) < 0))
 		return -1;
 	/* Drop files whose content would not change. */
 	for (size_t i = 0; i < p->n;) {

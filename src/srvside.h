@@ -97,6 +97,12 @@ void srv_obs_free(struct srv_obs *o);
 void srvside_probe(const struct srvside_opts *so, struct srv_obs *o);
 /* Judge: findings (ids "server.*") and measurements.server into r. */
 void srvside_judge(const struct srv_obs *o, struct report *r);
+/* --fix: the sshd config lines among the fixes (MaxStartups, the client's
+ * PerSourcePenaltyExemptList), planned, and with yes applied through audit's
+ * change sets (undo: audit --undo); the rest is shown only (srvside_fix.c). */
+struct audit_facts;
+size_t srvside_fix_settings(const struct srv_obs *o, struct audit_facts *f);
+void srvside_fix(const struct srvside_opts *so, const struct srv_obs *o, struct report *r);
 /* Both, then --fix: applies nothing it cannot undo (shown only). Returns 0. */
 int srvside_run(const struct srvside_opts *so, struct report *r);
 

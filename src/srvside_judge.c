@@ -449,9 +449,8 @@ int srvside_run(const struct srvside_opts *so, struct report *r)
 	srv_obs_init(&o);
 	srvside_probe(so, &o);
 	srvside_judge(&o, r);
-	if (so->fix && so->yes)
-		report_add(r, SEV_INFO, "srv.fix-shown",
-			   "doctor --server changes nothing itself: each fix above is the command or line to apply");
+	if (so->fix)
+		srvside_fix(so, &o, r);
 	if (!o.root && report_status(r) < STATUS_CRITICAL)
 		r->unknown = 1;
 	srv_obs_free(&o);

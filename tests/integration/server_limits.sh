@@ -77,6 +77,38 @@ is "$(sev maxst_other srv.maxstartups-drops)" absent "MaxStartups: nothing for a
 kill "$hold" 2>/dev/null
 wait "$hold" 2>/dev/null
 
+# --fix plans the sshd line, --fix --yes applies it (sshd -T proves it, sshd is
+# reloaded), the cure is proven with the same burst, and audit --undo puts the
+# file back byte for byte
+cp "$LAB_DIR/sshd_config" "$LAB_DIR/sshd_config.prefix"
+srv maxst_plan 192.0.2.2 --fix
+like "$(field maxst_plan srv.fix-plan evidence)" '\+MaxStartups 100:30:200' "--fix: the plan shows the MaxStartups line"
+cmp -s "$LAB_DIR/sshd_config" "$LAB_DIR/sshd_config.prefix"
+ok $? "--fix without --yes: the config untouched"
+srv maxst_fix 192.0.2.2 --fix --yes
+is "$(sev maxst_fix srv.fix-applied)" info "--fix --yes: srv.fix-applied" || sed 's/^/# /' "$LAB_DIR/maxst_fix.err"
+like "$(field maxst_fix srv.fix-applied evidence)" 'reloaded sshd \(pid [0-9]+, SIGHUP\)' "--fix --yes: sshd reloaded"
+is "$(lab_s "$LAB_SSHD" -T -f "$LAB_DIR/sshd_config" 2>/dev/null | awk '$1=="maxstartups"{print $2}')" 100:30:200 \
+	"--fix --yes: sshd -T says MaxStartups 100:30:200"
+like "$(field maxst_fix srv.fix-shown title)" 'firewall rules, bans' "--fix: what it never changes is said"
+for _ in $(seq 1 50); do lab_s ss -ltn 2>/dev/null | grep -q ':22 ' && break; sleep 0.1; done
+lab_c python3 -c '
+import socket, sys, time
+s = [socket.create_connection(("203.0.113.2", 22), timeout=3) for _ in range(2)]
+for x in s: x.recv(64)
+print("held", flush=True)
+time.sleep(20)' >"$LAB_DIR/hold2.out" 2>&1 &
+hold=$!
+for _ in $(seq 1 50); do grep -q held "$LAB_DIR/hold2.out" 2>/dev/null && break; sleep 0.1; done
+lab_c ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=5 lab true
+ok $? "after the fix: the same two held connections, the client still logs in (cured)"
+kill "$hold" 2>/dev/null
+wait "$hold" 2>/dev/null
+sd_s audit --undo >"$LAB_DIR/undo.out" 2>&1
+ok $? "audit --undo after doctor --server --fix --yes" || sed 's/^/# /' "$LAB_DIR/undo.out"
+cmp -s "$LAB_DIR/sshd_config" "$LAB_DIR/sshd_config.prefix"
+ok $? "audit --undo: the sshd config is back byte for byte"
+
 # --- PerSourcePenalties (10.0's default) from a burst of bare handshakes
 sshd_with
 lab_c ssh -F "$LAB_SSH_CONFIG" lab true
@@ -99,6 +131,32 @@ if [ "$major" -ge 10 ]; then
 		"penalties: sshd's drop line shown"
 	like "$(field penalty srv.penalty-drops fix)" 'PerSourcePenaltyExemptList 192\.0\.2\.2' "penalties: the exemption line"
 	like "$pcli" 'banner\.closed' "penalties: the client sees banner.closed (agrees)"
+	# --fix --yes exempts the client (an existing list is extended, never replaced)
+	printf 'PerSourcePenaltyExemptList 198.51.100.7\n' >>"$LAB_DIR/sshd_config"
+	kill -HUP "$(cat "$LAB_DIR/sshd.pid")"
+	sleep 1
+	srv penalty_fix 192.0.2.2 --fix --yes
+	is "$(sev penalty_fix srv.fix-applied)" info "penalties: --fix --yes applied" || sed 's/^/# /' "$LAB_DIR/penalty_fix.err"
+	is "$(lab_s "$LAB_SSHD" -T -f "$LAB_DIR/sshd_config" 2>/dev/null | awk '$1=="persourcepenaltyexemptlist"{print $2}')" \
+		198.51.100.7,192.0.2.2 "penalties: sshd -T: the exemption list extended with the client"
+	for _ in $(seq 1 50); do lab_s ss -ltn 2>/dev/null | grep -q ':22 ' && break; sleep 0.1; done
+	# (the reload re-executed the listener: its penalty table starts empty)
+	: >"$LAB_DIR/sshd.log"
+	lab_c python3 -c '
+import socket, time
+for i in range(25):
+    try:
+        s = socket.create_connection(("203.0.113.2", 22), timeout=3)
+        s.close()
+    except OSError:
+        pass
+    time.sleep(0.05)'
+	lab_c ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=5 lab true
+	ok $? "penalties: after the fix, the same burst and the client still logs in (cured)"
+	! grep -q 'activating .*penalty' "$LAB_DIR/sshd.log"
+	ok $? "penalties: sshd penalised no one after the exemption"
+	sd_s audit --undo >"$LAB_DIR/undo2.out" 2>&1
+	ok $? "penalties: audit --undo" || sed 's/^/# /' "$LAB_DIR/undo2.out"
 else
 	is "$(sev penalty srv.penalty-drops)" absent "no penalties on $LAB_SSHD_VERSION: none claimed after the same burst"
 	is "$pcli" "" "no penalties on $LAB_SSHD_VERSION: the client gets in"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "logscan.h"
 #include "srvside.h"
 
@@ -457,12 +458,47 @@ static void test_logs(void **st)
 	assert_false(srv_penalise_covers("new 192.0.2.0/24 activating", 27, "192.0.3.9"));
 }
 
+/* --fix: which sshd lines the observations call for, from sshd -T's values */
+static void test_fix_settings(void **state)
+{
+	(void)state;
+	struct srv_obs o;
+	struct audit_facts *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	srv_obs_init(&o);
+	snprintf(o.client, sizeof(o.client), "192.0.2.2");
+	/* no sshd -T: nothing can be planned */
+	o.logs.maxstartups = 3;
+	assert_int_equal(srvside_fix_settings(&o, f), 0);
+	o.sshd_T = strdup("port 22\nmaxstartups 2:30:100\npersourcepenaltyexemptlist none\n");
+	assert_int_equal(srvside_fix_settings(&o, f), 1);
+	assert_string_equal(f->given[0].key, "MaxStartups");
+	assert_string_equal(f->given[0].val, "100:30:200");
+	/* penalties: the client is added; an existing list is extended */
+	o.logs.penalty = 2;
+	assert_int_equal(srvside_fix_settings(&o, f), 2);
+	assert_string_equal(f->given[1].val, "192.0.2.2");
+	free(o.sshd_T);
+	o.sshd_T = strdup("maxstartups 150:30:300\npersourcepenaltyexemptlist 10.0.0.0/8,192.0.2.22\n");
+	assert_int_equal(srvside_fix_settings(&o, f), 1);	/* 150 is not lowered */
+	assert_string_equal(f->given[0].key, "PerSourcePenaltyExemptList");
+	assert_string_equal(f->given[0].val, "10.0.0.0/8,192.0.2.22,192.0.2.2");
+	/* already exempt, or no client named: nothing */
+	free(o.sshd_T);
+	o.sshd_T = strdup("maxstartups 150:30:300\npersourcepenaltyexemptlist 10.0.0.1,192.0.2.2\n");
+	assert_int_equal(srvside_fix_settings(&o, f), 0);
+	o.client[0] = '\0';
+	assert_int_equal(srvside_fix_settings(&o, f), 0);
+	srv_obs_free(&o);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proc_tcp), cmocka_unit_test(test_addr_in), cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_nft),	 cmocka_unit_test(test_ipt),	 cmocka_unit_test(test_f2b),
-		cmocka_unit_test(test_judge),	 cmocka_unit_test(test_judge_more), cmocka_unit_test(test_logs),
+		cmocka_unit_test(test_judge),	 cmocka_unit_test(test_fix_settings),	 cmocka_unit_test(test_judge_more), cmocka_unit_test(test_logs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
