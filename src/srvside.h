@@ -13,6 +13,11 @@
 
 #define SRV_MAX_SOCK 32
 #define SRV_TEXT_MAX (4 * 1024 * 1024)	/* bound on every text a probe keeps */
+#define SRV_PEND_MAX 64		/* connections waiting for their login, tracked */
+#define SRV_LOGIN_MAX 256	/* login times kept for the median */
+/* Logins slower than this (median, connection to acceptance) are a finding:
+ * a reverse lookup that times out (UseDNS), PAM or GSSAPI waiting */
+#define SRV_SLOW_LOGIN_MS 3000
 
 struct srvside_opts {
 	const char *client;	/* CLIENT-ADDR, NULL = any client */
@@ -39,6 +44,17 @@ struct srv_logs {
 	char maxstartups_ex[320], penalty_ex[320], penalise_ex[320];
 	long oom_sshd;	char oom_ex[320];
 	long ct_full;	char ct_full_ex[320];
+	/* sshd restarting (its own "Received signal 15"/SIGHUP lines) and the
+	 * unit failing (systemd's "ssh.service: Failed with result ..." lines) */
+	long restarts;	char restart_ex[320];
+	long unit_failures;	char unit_fail_ex[320];
+	/* logins: "Connection from A port P" to "Accepted ... from A port P",
+	 * by the log's own stamps (1 s steps in syslog, finer in the journal) */
+	struct srv_pend { char addr[64]; int port; int64_t ts_ms; } pend[SRV_PEND_MAX];
+	unsigned npend;	/* next slot (a ring: the oldest pending is forgotten) */
+	int64_t login_ms[SRV_LOGIN_MAX];	/* the latest logins, a ring */
+	unsigned nlogin;	/* logins seen (login_ms holds min(nlogin, MAX)) */
+	int64_t slowest_ms;	char slowest_ex[320];	/* its "Accepted" line */
 	int read;		/* some sshd log was read */
 	char where[256];	/* which logs */
 };
@@ -118,6 +134,8 @@ void srvside_probe_logs(const struct srvside_opts *so, struct srv_obs *o);
 /* Log lines (srvside_logs.c): sshd's drops and penalties for client, the
  * kernel's conntrack-full and OOM lines. Pure but for the clock. */
 struct logclock;
+/* Pure: the median of the login times kept, -1 when none. */
+int64_t srv_login_median_ms(const struct srv_logs *lg);
 void srv_log_line(struct srv_logs *lg, const char *client, struct logclock *clk,
 		  int64_t since_ms, const char *line, size_t len);
 int srv_kernel_line(struct srv_logs *lg, const char *line, size_t len);

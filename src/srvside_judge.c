@@ -324,7 +324,7 @@ static void judge_refusals(const struct srv_obs *o, struct report *r)
 	}
 }
 
-static void judge_logs(const struct srv_obs *o, struct report *r)
+static void judge_logs(const struct srv_obs *o, const struct kvlist *kv, struct report *r)
 {
 	const char *who = o->client[0] ? o->client : "clients";
 	const struct srv_logs *l = &o->logs;
@@ -348,6 +348,37 @@ static void judge_logs(const struct srv_obs *o, struct report *r)
 			finding_evidence(f, "%s", l->penalise_ex);
 		finding_evidence(f, "the client sees: kex_exchange_identification: read: Connection reset by peer");
 		fix_line(finding_fix(f, cfgwhere(o)), "PerSourcePenaltyExemptList %s", o->client[0] ? o->client : "ADDR");
+	}
+	if (l->unit_failures || l->restarts) {
+		/* a restart drops no session (each has its own process) but refuses
+		 * new ones while it lasts; a failing unit is sshd crashing or not starting */
+		struct finding *f = report_add(r, l->unit_failures ? SEV_WARNING : SEV_INFO, "srv.sshd-restarts",
+					       l->unit_failures ? "the ssh unit failed %ld time%s in the last hour"
+							: "sshd restarted or reloaded %ld time%s in the last hour",
+					       l->unit_failures ? l->unit_failures : l->restarts,
+					       (l->unit_failures ? l->unit_failures : l->restarts) == 1 ? "" : "s");
+		if (l->unit_fail_ex[0])
+			finding_evidence(f, "%s", l->unit_fail_ex);
+		if (l->restart_ex[0])
+			finding_evidence(f, "last restart: %s", l->restart_ex);
+		finding_evidence(f, "while sshd restarts, clients see: Connection refused");
+		if (l->unit_failures)
+			fix_line(finding_fix(f, "shell (root)"), "journalctl -u ssh -n 50 --no-pager");
+	}
+	int64_t med = srv_login_median_ms(l);
+	if (med >= SRV_SLOW_LOGIN_MS) {
+		unsigned n = l->nlogin < SRV_LOGIN_MAX ? l->nlogin : SRV_LOGIN_MAX;
+		struct finding *f = report_add(r, SEV_WARNING, "srv.slow-login",
+					       "logins of %s took %.1f s (median of %u) from connection to acceptance",
+					       who, med / 1000.0, n);
+		finding_evidence(f, "slowest %.1f s: %s", l->slowest_ms / 1000.0, l->slowest_ex);
+		if (kv_get(kv, "usedns") && !strcasecmp(kv_get(kv, "usedns"), "yes")) {
+			finding_evidence(f, "UseDNS yes: sshd looks up every client's name before it answers");
+			fix_line(finding_fix(f, cfgwhere(o)), "UseDNS no");
+		} else {
+			finding_evidence(f, "UseDNS is off: PAM, GSSAPI or the client's own slowness (its key, "
+					 "its agent) is waiting; ssh -vvv from the client shows which step");
+		}
 	}
 	if (l->oom_sshd) {
 		struct finding *f = report_add(r, SEV_WARNING, "srv.oom-kill", "the kernel killed sshd for memory %ld time%s in the last hour",
@@ -413,6 +444,11 @@ static void measure(const struct srv_obs *o, struct report *r)
 	json_object_object_add(m, "ncpu", json_object_new_int64(o->ncpu));
 	json_object_object_add(m, "maxstartups_drops", json_object_new_int64(o->logs.maxstartups));
 	json_object_object_add(m, "penalty_drops", json_object_new_int64(o->logs.penalty));
+	json_object_object_add(m, "restarts", json_object_new_int64(o->logs.restarts));
+	json_object_object_add(m, "unit_failures", json_object_new_int64(o->logs.unit_failures));
+	json_object_object_add(m, "logins", json_object_new_int64(o->logs.nlogin));
+	json_object_object_add(m, "login_median_ms", json_object_new_int64(srv_login_median_ms(&o->logs)));
+	json_object_object_add(m, "login_slowest_ms", json_object_new_int64(o->logs.nlogin ? o->logs.slowest_ms : -1));
 	json_object_object_add(m, "logs", json_object_new_string(o->logs.where));
 	report_measure(r, "server", m, NULL);
 }
@@ -425,7 +461,7 @@ void srvside_judge(const struct srv_obs *o, struct report *r)
 	judge_sshd(o, &kv, r);
 	judge_refusals(o, r);
 	judge_user(o, &kv, r);
-	judge_logs(o, r);
+	judge_logs(o, &kv, r);
 	judge_load(o, r);
 	if (o->unreadable.n) {
 		struct finding *f = report_add(r, o->root ? SEV_INFO : SEV_WARNING, "srv.unreadable",

@@ -58,9 +58,47 @@ void srv_log_line(struct srv_logs *lg, const char *client, struct logclock *clk,
 	}
 	if (srv_kernel_line(lg, m, ml))
 		return;
+	/* systemd about the unit (Debian: ssh.service; others: sshd.service) */
+	if ((memmem(m, ml, "ssh.service: ", 13) || memmem(m, ml, "sshd.service: ", 14)) &&
+	    (memmem(m, ml, "Failed with result", 18) ||
+	     (memmem(m, ml, "Main process exited", 19) && !memmem(m, ml, "status=0/SUCCESS", 16)))) {
+		lg->unit_failures++;
+		keep(lg->unit_fail_ex, sizeof(lg->unit_fail_ex), line, len);
+		return;
+	}
 	if (logscan_classify(&l, &ev) != 1)
 		return;
+	if (ev.ev == LEV_SERVER_RESTART) {
+		lg->restarts++;
+		keep(lg->restart_ex, sizeof(lg->restart_ex), line, len);
+		return;
+	}
 	int mine = !client || !*client || !strcmp(ev.addr, client);
+	if (ev.ev == LEV_CONN_START && mine && l.ts_ms >= 0 && ev.addr[0]) {
+		struct srv_pend *pd = &lg->pend[lg->npend++ % SRV_PEND_MAX];
+		snprintf(pd->addr, sizeof(pd->addr), "%s", ev.addr);
+		pd->port = ev.port;
+		pd->ts_ms = l.ts_ms;
+		return;
+	}
+	if (ev.ev == LEV_AUTH_OK && mine && l.ts_ms >= 0) {
+		for (unsigned i = 0; i < SRV_PEND_MAX; i++) {
+			struct srv_pend *pd = &lg->pend[i];
+			if (!pd->addr[0] || pd->port != ev.port || strcmp(pd->addr, ev.addr))
+				continue;
+			int64_t d = l.ts_ms - pd->ts_ms;
+			pd->addr[0] = '\0';
+			if (d < 0)
+				break;	/* a clock step: not a login time */
+			lg->login_ms[lg->nlogin++ % SRV_LOGIN_MAX] = d;
+			if (d >= lg->slowest_ms) {
+				lg->slowest_ms = d;
+				keep(lg->slowest_ex, sizeof(lg->slowest_ex), line, len);
+			}
+			break;
+		}
+		return;
+	}
 	if (ev.ev == LEV_LIMIT_MAXSTARTUPS && mine) {
 		lg->maxstartups++;
 		keep(lg->maxstartups_ex, sizeof(lg->maxstartups_ex), line, len);
@@ -68,6 +106,23 @@ void srv_log_line(struct srv_logs *lg, const char *client, struct logclock *clk,
 		lg->penalty++;
 		keep(lg->penalty_ex, sizeof(lg->penalty_ex), line, len);
 	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int64_t srv_login_median_ms(const struct srv_logs *lg)
+{
+	unsigned n = lg->nlogin < SRV_LOGIN_MAX ? lg->nlogin : SRV_LOGIN_MAX;
+	if (!n)
+		return -1;
+	int64_t v[SRV_LOGIN_MAX];
+	memcpy(v, lg->login_ms, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_i64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void scan_text(struct srv_obs *o, const char *text, int64_t ref_ms, int64_t since)

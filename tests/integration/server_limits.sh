@@ -18,11 +18,32 @@ sd_s() { lab_s env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" "$SSHDOC
 srv() {
 	local name=$1 addr=$2
 	shift 2
-	sd_s --json doctor --server "$addr" --server-log "$LAB_DIR/sshd.log" "$@" \
+	sd_s --json doctor --server "$addr" --server-log "${SRVLOG:-$LAB_DIR/sshd.log}" "$@" \
 		>"$LAB_DIR/$name.json" 2>"$LAB_DIR/$name.err"
 	SRC=$?
 }
 . "$ROOT/tests/lab/srvside_helpers.sh"
+# The lab's sshd -E log has no time stamps; syslog stamps each line when it
+# arrives, and so does this (RFC 3339, microseconds) into sshd.stamped, for
+# the lines written from now on. Bounded: 300 s, killed by stamp_stop (and,
+# being in the server namespace, by lab_down on any exit).
+stamp_start() {
+	: >"$LAB_DIR/sshd.stamped"
+	ip netns exec "$LAB_S" python3 -u -c 'import sys, time, datetime
+f = open(sys.argv[1]); f.seek(0, 2)
+out = open(sys.argv[2], "a", buffering=1)
+end = time.time() + 300
+while time.time() < end:
+    l = f.readline()
+    if not l:
+        time.sleep(0.05)
+        continue
+    out.write(datetime.datetime.now().astimezone().isoformat(timespec="microseconds") + " srv sshd[1]: " + l)
+' "$LAB_DIR/sshd.log" "$LAB_DIR/sshd.stamped" &
+	STAMPER=$!
+	sleep 0.3
+}
+stamp_stop() { sleep 0.3; kill "$STAMPER" 2>/dev/null; wait "$STAMPER" 2>/dev/null; }
 cli() {
 	sd_c --json connect -F "$LAB_SSH_CONFIG" -o ConnectTimeout=4 lab >"$LAB_DIR/$1.cli.json" 2>/dev/null
 	bad_findings <"$LAB_DIR/$1.cli.json"
@@ -100,10 +121,18 @@ print("held", flush=True)
 time.sleep(20)' >"$LAB_DIR/hold2.out" 2>&1 &
 hold=$!
 for _ in $(seq 1 50); do grep -q held "$LAB_DIR/hold2.out" 2>/dev/null && break; sleep 0.1; done
+stamp_start
 lab_c ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=5 lab true
 ok $? "after the fix: the same two held connections, the client still logs in (cured)"
+stamp_stop
 kill "$hold" 2>/dev/null
 wait "$hold" 2>/dev/null
+# the look-alike of a slow login: that login was quick, and no restart came
+# after it
+SRVLOG="$LAB_DIR/sshd.stamped" srv quick 192.0.2.2
+like "$(jget measurements.server.logins <"$LAB_DIR/quick.json")" '^[1-9][0-9]*$' "login times read from sshd's log (LogLevel VERBOSE)"
+is "$(sev quick srv.slow-login)" absent "quick logins: no srv.slow-login"
+is "$(sev quick srv.sshd-restarts)" absent "no restart in this log: no srv.sshd-restarts"
 sd_s audit --undo >"$LAB_DIR/undo.out" 2>&1
 ok $? "audit --undo after doctor --server --fix --yes" || sed 's/^/# /' "$LAB_DIR/undo.out"
 cmp -s "$LAB_DIR/sshd_config" "$LAB_DIR/sshd_config.prefix"
@@ -161,5 +190,33 @@ else
 	is "$(sev penalty srv.penalty-drops)" absent "no penalties on $LAB_SSHD_VERSION: none claimed after the same burst"
 	is "$pcli" "" "no penalties on $LAB_SSHD_VERSION: the client gets in"
 fi
+
+# --- slow logins: UseDNS yes and a resolver that never answers on the server;
+# two SIGHUPs are restarts sshd logs itself
+lab_down
+trap - EXIT INT TERM
+LAB_SSHD_EXTRA="UseDNS yes" LAB_SERVER_DNS=dead
+lab_setup || { ok 1 "lab up (UseDNS)"; done_testing; exit 1; }
+stamp_start
+for i in 1 2; do
+	lab_c ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=30 lab true
+	ok $? "UseDNS yes, dead resolver: login $i works (slowly)"
+done
+for i in 1 2; do
+	kill -HUP "$(cat "$LAB_DIR/sshd.pid")"
+	for _ in $(seq 1 50); do grep -c 'Received SIGHUP' "$LAB_DIR/sshd.log" | grep -qx "$i" && break; sleep 0.1; done
+	for _ in $(seq 1 50); do lab_s ss -ltn 2>/dev/null | grep -q ':22 ' && break; sleep 0.1; done
+done
+stamp_stop
+SRVLOG="$LAB_DIR/sshd.stamped" srv slow 192.0.2.2
+is "$(sev slow srv.slow-login)" warning "UseDNS: srv.slow-login"
+like "$(field slow srv.slow-login title)" 'took [0-9.]+ s \(median of 2\)' "the median of the two logins" ||
+	grep -E 'Connection from|Accepted' "$LAB_DIR/sshd.stamped" | sed 's/^/# /'
+like "$(field slow srv.slow-login fix)" '^UseDNS no$' "the fix: UseDNS no"
+ms=$(jget measurements.server.login_median_ms <"$LAB_DIR/slow.json")
+ok $((ms >= 3000 ? 0 : 1)) "median login ${ms} ms (>= 3 s)"
+is "$(sev slow srv.sshd-restarts)" info "two SIGHUPs: srv.sshd-restarts (info: nothing failed)"
+like "$(field slow srv.sshd-restarts title)" 'restarted or reloaded 2 times' "the restarts counted"
+like "$(field slow srv.sshd-restarts evidence)" 'Received SIGHUP' "sshd's own line shown"
 
 done_testing

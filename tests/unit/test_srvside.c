@@ -454,6 +454,32 @@ static void test_logs(void **st)
 	memset(&lg, 0, sizeof(lg));
 	srv_log_line(&lg, "192.0.2.2", &clk, 1764650000000LL, l[0], strlen(l[0]));
 	assert_int_equal(lg.maxstartups, 0);
+	/* restarts, unit failures, and login times by the stamps (journal short-iso) */
+	memset(&lg, 0, sizeof(lg));
+	const char *j[] = {
+		"2025-12-02T04:00:00.000000+00:00 srv sshd[9]: Received SIGHUP; restarting.",
+		"2025-12-02T04:00:01.000000+00:00 srv systemd[1]: ssh.service: Main process exited, code=exited, status=255/EXCEPTION",
+		"2025-12-02T04:00:01.100000+00:00 srv systemd[1]: ssh.service: Failed with result 'exit-code'.",
+		"2025-12-02T04:00:02.000000+00:00 srv systemd[1]: ssh.service: Main process exited, code=exited, status=0/SUCCESS",
+		"2025-12-02T04:01:00.000000+00:00 srv sshd[20]: Connection from 192.0.2.2 port 40000 on 203.0.113.2 port 22 rdomain \"\"",
+		"2025-12-02T04:01:00.500000+00:00 srv sshd[21]: Connection from 192.0.2.2 port 40001 on 203.0.113.2 port 22 rdomain \"\"",
+		"2025-12-02T04:01:00.700000+00:00 srv sshd[22]: Connection from 198.51.100.7 port 5 on 203.0.113.2 port 22 rdomain \"\"",
+		"2025-12-02T04:01:06.000000+00:00 srv sshd[20]: Accepted publickey for root from 192.0.2.2 port 40000 ssh2: ED25519 SHA256:x",
+		"2025-12-02T04:01:02.500000+00:00 srv sshd[21]: Accepted publickey for root from 192.0.2.2 port 40001 ssh2: ED25519 SHA256:x",
+		"2025-12-02T04:01:30.000000+00:00 srv sshd[22]: Accepted publickey for root from 198.51.100.7 port 5 ssh2: ED25519 SHA256:x",
+		/* an acceptance with no connection seen (log rotated between): ignored */
+		"2025-12-02T04:02:00.000000+00:00 srv sshd[23]: Accepted publickey for root from 192.0.2.2 port 40009 ssh2: ED25519 SHA256:x",
+	};
+	assert_int_equal(srv_login_median_ms(&lg), -1);
+	for (size_t i = 0; i < sizeof(j) / sizeof(j[0]); i++)
+		srv_log_line(&lg, "192.0.2.2", &clk, 0, j[i], strlen(j[i]));
+	assert_int_equal(lg.restarts, 1);
+	assert_int_equal(lg.unit_failures, 2);	/* the exit 255 and the failure; not status 0 */
+	assert_non_null(strstr(lg.unit_fail_ex, "Failed with result"));
+	assert_int_equal(lg.nlogin, 2);	/* the other client's login is not ours */
+	assert_int_equal(srv_login_median_ms(&lg), 4000);	/* 6.0 s and 2.0 s */
+	assert_int_equal(lg.slowest_ms, 6000);
+	assert_non_null(strstr(lg.slowest_ex, "port 40000"));
 	assert_true(srv_penalise_covers("new 192.0.2.0/24 activating", 27, "192.0.2.9"));
 	assert_false(srv_penalise_covers("new 192.0.2.0/24 activating", 27, "192.0.3.9"));
 }
