@@ -8,6 +8,7 @@
 # width, the wall time, wall/T, wall - T, and whether issue 14's targets hold
 # (bracket contains T, width <= max(1 s, 1% T), wall <= T + 10 s).
 #   BENCH_T="45 240"  BENCH_MODES=drop  BENCH_METHODS="fast minute"
+#   BENCH_TRACE=DIR   keeps each run's -vv trace (the scheduler's decisions)
 # Needs root (network namespaces). The naive runs take several T each: about
 # 2 h for the default set; BENCH_METHODS="fast minute" takes about 45 min.
 set -u
@@ -21,8 +22,12 @@ run_one() {	# T mode method -> one line
 	local T=$1 mode=$2 method=$3 out t0 t1 max=20m
 	[ "$method" = naive ] && max=30m
 	t0=$(date +%s.%N)
-	out=$(lab_c env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" "$SSHDOCTOR" --json \
-		idle --no-save --method "$method" --max "$max" -F "$LAB_SSH_CONFIG" lab 2>/dev/null)
+	local trace=/dev/null vv=""
+	if [ -n "${BENCH_TRACE:-}" ]; then	# keep the scheduler's -vv trace of each run
+		mkdir -p "$BENCH_TRACE" && trace="$BENCH_TRACE/idle-$T-$mode-$method.log" vv=-vv
+	fi
+	out=$(lab_c env HOME="$LAB_DIR/home" XDG_STATE_HOME="$LAB_DIR/state" "$SSHDOCTOR" --json $vv \
+		idle --no-save --method "$method" --max "$max" -F "$LAB_SSH_CONFIG" lab 2>"$trace")
 	t1=$(date +%s.%N)
 	printf '%s' "$out" | python3 -c '
 import json, sys

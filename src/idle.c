@@ -36,6 +36,7 @@
 #define MAX_DRIVE_STEPS 1000	/* scheduler actions per wake-up */
 #define TCP_DEFAULT_PORT 7777
 #define LAST_WORDS_MS 2000	/* ssh's stderr after its stdout closed */
+#define STDIN_GONE_MS 500	/* ssh's stdout EOF after a probe found its stdin closed */
 #define KERN_POLL_MS 25		/* TCP_INFO while a probe is in flight */
 #define KERN_POLL_MAX_MS 20000	/* then the scheduler's fallback timeout decides */
 
@@ -414,6 +415,7 @@ static void on_ssh_out(struct evloop *ev, int fd, uint32_t events, void *arg)
 		}
 		ev_fd_del(ev, fd);
 		c->out_eof = 1;
+		ev_timer_cancel(ev, c->ack_timer);	/* a probe's stdin-gone wait */
 		c->ack_timer = ev_timer_at(ev, now_ms() + LAST_WORDS_MS, on_last_words_timeout, c);
 	}
 }
@@ -718,10 +720,17 @@ static void conn_probe(struct idle_ctx *x, int slot)
 	}
 	next_token(c);
 	if (send_token(c) < 0) {
-		if (c->fd >= 0)
+		if (c->fd >= 0) {
 			sock_ended(c, errno);
-		else
-			conn_ended(c, IR_CLOSED);
+		} else {
+			/* ssh's stdin is gone: ssh is exiting (sshd may just have closed
+			 * the channel). Its last words on stderr say how; stdout's EOF
+			 * reads them, or this bounded wait ends it (shorter than any
+			 * probe timeout: the scheduler must not call it silent). */
+			ev_timer_cancel(x->ev, c->ack_timer);
+			c->ack_timer = ev_timer_at(x->ev, now_ms() + STDIN_GONE_MS,
+						   on_last_words_timeout, c);
+		}
 		return;
 	}
 	kern_watch(c);
