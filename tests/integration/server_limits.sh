@@ -44,6 +44,29 @@ while time.time() < end:
 	sleep 0.3
 }
 stamp_stop() { sleep 0.3; kill "$STAMPER" 2>/dev/null; wait "$STAMPER" 2>/dev/null; }
+# burst: 25 bare handshakes from the client (what earns a 10.0 penalty)
+burst() {
+	lab_c python3 -c '
+import socket, time
+for i in range(25):
+    try:
+        s = socket.create_connection(("203.0.113.2", 22), timeout=3)
+        s.close()
+    except OSError:
+        pass
+    time.sleep(0.05)'
+}
+# hold_two OUT: two unauthenticated connections held 20 s (pid in $hold)
+hold_two() {
+	lab_c python3 -c '
+import socket, sys, time
+s = [socket.create_connection(("203.0.113.2", 22), timeout=3) for _ in range(2)]
+for x in s: x.recv(64)
+print("held", flush=True)
+time.sleep(20)' >"$LAB_DIR/$1" 2>&1 &
+	hold=$!
+	for _ in $(seq 1 50); do grep -q held "$LAB_DIR/$1" 2>/dev/null && break; sleep 0.1; done
+}
 cli() {
 	sd_c --json connect -F "$LAB_SSH_CONFIG" -o ConnectTimeout=4 lab >"$LAB_DIR/$1.cli.json" 2>/dev/null
 	bad_findings <"$LAB_DIR/$1.cli.json"
@@ -76,14 +99,7 @@ is "$(sev deny_nobody srv.user-denied)" absent "another user from 192.0.2.2: not
 
 # --- MaxStartups: two unauthenticated connections held, the next ones dropped
 sshd_with ${nopen:+"$nopen"} "MaxStartups 2"
-lab_c python3 -c '
-import socket, sys, time
-s = [socket.create_connection(("203.0.113.2", 22), timeout=3) for _ in range(2)]
-for x in s: x.recv(64)
-print("held", flush=True)
-time.sleep(20)' >"$LAB_DIR/hold.out" 2>&1 &
-hold=$!
-for _ in $(seq 1 50); do grep -q held "$LAB_DIR/hold.out" 2>/dev/null && break; sleep 0.1; done
+hold_two hold.out
 is "$(cat "$LAB_DIR/hold.out")" held "MaxStartups 2: two bare connections held"
 clients=$(cli maxstartups)
 like "$clients" 'banner\.closed' "MaxStartups: the client sees banner.closed"
@@ -113,14 +129,7 @@ is "$(lab_s "$LAB_SSHD" -T -f "$LAB_DIR/sshd_config" 2>/dev/null | awk '$1=="max
 	"--fix --yes: sshd -T says MaxStartups 100:30:200"
 like "$(field maxst_fix srv.fix-shown title)" 'firewall rules, bans' "--fix: what it never changes is said"
 for _ in $(seq 1 50); do lab_s ss -ltn 2>/dev/null | grep -q ':22 ' && break; sleep 0.1; done
-lab_c python3 -c '
-import socket, sys, time
-s = [socket.create_connection(("203.0.113.2", 22), timeout=3) for _ in range(2)]
-for x in s: x.recv(64)
-print("held", flush=True)
-time.sleep(20)' >"$LAB_DIR/hold2.out" 2>&1 &
-hold=$!
-for _ in $(seq 1 50); do grep -q held "$LAB_DIR/hold2.out" 2>/dev/null && break; sleep 0.1; done
+hold_two hold2.out
 stamp_start
 lab_c ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=5 lab true
 ok $? "after the fix: the same two held connections, the client still logs in (cured)"
@@ -142,15 +151,7 @@ ok $? "audit --undo: the sshd config is back byte for byte"
 sshd_with
 lab_c ssh -F "$LAB_SSH_CONFIG" lab true
 ok $? "penalties: the client logs in before the burst"
-lab_c python3 -c '
-import socket, time
-for i in range(25):
-    try:
-        s = socket.create_connection(("203.0.113.2", 22), timeout=3)
-        s.close()
-    except OSError:
-        pass
-    time.sleep(0.05)'
+burst
 sleep 1
 pcli=$(cli penalty)
 srv penalty 192.0.2.2
@@ -171,15 +172,7 @@ if [ "$major" -ge 10 ]; then
 	for _ in $(seq 1 50); do lab_s ss -ltn 2>/dev/null | grep -q ':22 ' && break; sleep 0.1; done
 	# (the reload re-executed the listener: its penalty table starts empty)
 	: >"$LAB_DIR/sshd.log"
-	lab_c python3 -c '
-import socket, time
-for i in range(25):
-    try:
-        s = socket.create_connection(("203.0.113.2", 22), timeout=3)
-        s.close()
-    except OSError:
-        pass
-    time.sleep(0.05)'
+	burst
 	lab_c ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=5 lab true
 	ok $? "penalties: after the fix, the same burst and the client still logs in (cured)"
 	! grep -q 'activating .*penalty' "$LAB_DIR/sshd.log"
