@@ -15,8 +15,6 @@
 #include "sshcfg.h"
 #include "util.h"
 
-#define SRV_FIX_MAX 4
-
 static void give(struct audit_facts *f, const char *key, const char *val)
 {
 	if (f->ngiven >= sizeof(f->given) / sizeof(f->given[0]))
@@ -67,12 +65,12 @@ size_t srvside_fix_settings(const struct srv_obs *o, struct audit_facts *f)
 	return f->ngiven;
 }
 
-static void evidence_lines(struct finding *fd, const char *text, const char *prefix)
+static void evidence_lines(struct finding *fd, const char *text)
 {
 	for (const char *p = text; p && *p;) {
 		size_t l = strcspn(p, "\n");
 		if (l)
-			finding_evidence(fd, "%s%.*s", prefix, (int)l, p);
+			finding_evidence(fd, "%.*s", (int)l, p);
 		p += l + (p[l] == '\n');
 	}
 }
@@ -111,21 +109,21 @@ void srvside_fix(const struct srvside_opts *so, const struct srv_obs *o, struct 
 						"--fix: %zu sshd setting%s to change; rerun with --fix --yes "
 						"to apply (undo: sshdoctor audit --undo)",
 						f->ngiven, f->ngiven == 1 ? "" : "s");
-		evidence_lines(fd, diff, "");
+		evidence_lines(fd, diff);
 	} else {
 		struct strbuf log = { 0 };
 		sb_adds(&log, "");
 		if (audit_fix_apply(&ao, &p, 1, &log, &err) < 0) {
 			struct finding *fd = report_add(r, SEV_WARNING, "srv.fix-failed",
 							"--fix --yes: nothing changed: %s", err);
-			evidence_lines(fd, log.buf, "");
+			evidence_lines(fd, log.buf);
 			free(err);
 		} else {
 			struct finding *fd = report_add(r, SEV_INFO, "srv.fix-applied",
 							"--fix --yes: %s changed (undo: sshdoctor audit --undo)",
 							cfg);
-			evidence_lines(fd, diff, "");
-			evidence_lines(fd, log.buf, "");
+			evidence_lines(fd, diff);
+			evidence_lines(fd, log.buf);
 		}
 		sb_free(&log);
 	}

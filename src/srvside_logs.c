@@ -59,12 +59,19 @@ void srv_log_line(struct srv_logs *lg, const char *client, struct logclock *clk,
 	if (srv_kernel_line(lg, m, ml))
 		return;
 	/* systemd about the unit (Debian: ssh.service; others: sshd.service) */
-	if ((memmem(m, ml, "ssh.service: ", 13) || memmem(m, ml, "sshd.service: ", 14)) &&
-	    (memmem(m, ml, "Failed with result", 18) ||
-	     (memmem(m, ml, "Main process exited", 19) && !memmem(m, ml, "status=0/SUCCESS", 16)))) {
-		lg->unit_failures++;
-		keep(lg->unit_fail_ex, sizeof(lg->unit_fail_ex), line, len);
-		return;
+	/* one failure logs both lines: counted once, by "Failed with result";
+	 * the non-zero exit before it is the better example (it has the status) */
+	if (memmem(m, ml, "ssh.service: ", 13) || memmem(m, ml, "sshd.service: ", 14)) {
+		if (memmem(m, ml, "Main process exited", 19) && !memmem(m, ml, "status=0/SUCCESS", 16)) {
+			keep(lg->unit_fail_ex, sizeof(lg->unit_fail_ex), line, len);
+			return;
+		}
+		if (memmem(m, ml, "Failed with result", 18)) {
+			lg->unit_failures++;
+			if (!lg->unit_fail_ex[0])
+				keep(lg->unit_fail_ex, sizeof(lg->unit_fail_ex), line, len);
+			return;
+		}
 	}
 	if (logscan_classify(&l, &ev) != 1)
 		return;

@@ -474,8 +474,8 @@ static void test_logs(void **st)
 	for (size_t i = 0; i < sizeof(j) / sizeof(j[0]); i++)
 		srv_log_line(&lg, "192.0.2.2", &clk, 0, j[i], strlen(j[i]));
 	assert_int_equal(lg.restarts, 1);
-	assert_int_equal(lg.unit_failures, 2);	/* the exit 255 and the failure; not status 0 */
-	assert_non_null(strstr(lg.unit_fail_ex, "Failed with result"));
+	assert_int_equal(lg.unit_failures, 1);	/* the exit 255 and its "Failed": one failure */
+	assert_non_null(strstr(lg.unit_fail_ex, "status=255/EXCEPTION"));	/* not the status 0 */
 	assert_int_equal(lg.nlogin, 2);	/* the other client's login is not ours */
 	assert_int_equal(srv_login_median_ms(&lg), 4000);	/* 6.0 s and 2.0 s */
 	assert_int_equal(lg.slowest_ms, 6000);
