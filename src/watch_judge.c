@@ -37,11 +37,18 @@ int64_t watch_reply_window_ms(int64_t rtt_us)
 	return w > 3000 ? 3000 : w;
 }
 
+/* The time a loaded machine gets between ssh's last words and the close that
+ * answers them: the rtt-scaled window, at least WATCH_CLOSE_SLACK_MS. */
+static int64_t close_slack_ms(int64_t reply_window_ms)
+{
+	return reply_window_ms > WATCH_CLOSE_SLACK_MS ? reply_window_ms : WATCH_CLOSE_SLACK_MS;
+}
+
 int64_t watch_gone_wait_ms(int64_t last_sent_ms, int64_t last_recv_ms, int64_t reply_window_ms)
 {
 	if (last_sent_ms < 0 || last_sent_ms > reply_window_ms)
 		return 0;
-	int64_t base = reply_window_ms > WATCH_CLOSE_SLACK_MS ? reply_window_ms : WATCH_CLOSE_SLACK_MS;
+	int64_t base = close_slack_ms(reply_window_ms);
 	/* the server's data came just before ssh's last words: its channel close
 	 * and ssh's answer, the normal end; the FIN follows however loaded it is */
 	if (last_recv_ms >= last_sent_ms && last_recv_ms - last_sent_ms <= base)
@@ -80,8 +87,7 @@ enum hist_end watch_classify(const struct watch_obs *o, char *detail, size_t n)
 		snprintf(base, sizeof(base), "the server ended the session after %lld s idle (its "
 			 "data first, then the close)", (long long)(o->server_gap_ms / 1000));
 	} else if (o->fin) {
-		int64_t slack = o->reply_window_ms > WATCH_CLOSE_SLACK_MS ? o->reply_window_ms
-									   : WATCH_CLOSE_SLACK_MS;
+		int64_t slack = close_slack_ms(o->reply_window_ms);
 		/* ssh's last data answered the server's (its channel close), then the
 		 * FIN: the normal end, even when a busy machine stretched it */
 		int answered = o->fin_last_recv_ms >= o->fin_last_sent_ms &&
