@@ -290,14 +290,17 @@ static void ssh_gone(struct wst *w)
 		return;
 	/* only a killed ssh that had just sent data waits this long for nothing */
 	int64_t until = mono(w) + wait;
-	struct epoll_event pe = { .events = EPOLLRDHUP, .data.u32 = K_SOCK };
-	epoll_ctl(w->ep, EPOLL_CTL_MOD, w->a->sock, &pe);
+	/* poll the socket alone: the epoll set also holds ssh's pidfd, readable
+	 * for good once ssh exited, which would end this wait at once */
+	struct pollfd pf = { .fd = w->a->sock, .events = POLLRDHUP };
 	for (int i = 0; i < 40; i++) {
 		int64_t left = until - mono(w);
-		struct epoll_event ev;
-		if (left <= 0 || epoll_wait(w->ep, &ev, 1, (int)left) < 0)
+		if (left <= 0)
 			break;
-		if (ev.data.u32 != K_SOCK)
+		int n = poll(&pf, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0)
 			continue;
 		sample(w);
 		if (w->ti_ok && w->ti.tcpi_state != ST_ESTABLISHED) {
